@@ -1,0 +1,5 @@
+"""``python -m jwtseal``: the same command as ``jwtseal``."""
+
+from .cli import main
+
+main()

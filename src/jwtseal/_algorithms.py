@@ -1,0 +1,155 @@
+"""The closed, read-only registry of signature algorithms.
+
+Only RS256, PS256, ES256, ES384 and EdDSA (Ed25519) exist here: no ``none``,
+no HMAC, and no way to register another. Each algorithm names the key type it
+needs, so a key can only ever be used with its own algorithm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal, Protocol, cast
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+AlgorithmName = Literal["RS256", "PS256", "ES256", "ES384", "EdDSA"]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+RSA_KEY_SIZE: Final = 2048
+_SHA256: Final = hashes.SHA256()
+_PKCS1V15: Final = padding.PKCS1v15()
+_PSS: Final = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
+class Algorithm(Protocol):
+    """What every registry entry can do; keys call these, nothing else does."""
+
+    @property
+    def name(self) -> AlgorithmName: ...
+
+    @property
+    def kty(self) -> str: ...
+
+    @property
+    def crv(self) -> str | None: ...
+
+    def generate(self) -> PrivateKey: ...
+
+    def accepts(self, key: PublicKey) -> bool: ...
+
+    def sign(self, key: PrivateKey, data: bytes) -> bytes: ...
+
+    def verify(self, key: PublicKey, data: bytes, signature: bytes) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Rsa:
+    name: AlgorithmName
+    kty: str
+    crv: None
+    pad: padding.AsymmetricPadding
+
+    def generate(self) -> PrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
+
+    def accepts(self, key: PublicKey) -> bool:
+        return isinstance(key, rsa.RSAPublicKey) and key.key_size >= RSA_KEY_SIZE
+
+    def sign(self, key: PrivateKey, data: bytes) -> bytes:
+        return cast("rsa.RSAPrivateKey", key).sign(data, self.pad, _SHA256)
+
+    def verify(self, key: PublicKey, data: bytes, signature: bytes) -> bool:
+        try:
+            cast("rsa.RSAPublicKey", key).verify(signature, data, self.pad, _SHA256)
+        except InvalidSignature:
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Ecdsa:
+    """ECDSA with the JWS signature form: raw, fixed-length R || S."""
+
+    name: AlgorithmName
+    kty: str
+    crv: str
+    curve: ec.EllipticCurve
+    ecdsa: ec.ECDSA
+    size: int
+    order: int
+
+    def generate(self) -> PrivateKey:
+        return ec.generate_private_key(self.curve)
+
+    def accepts(self, key: PublicKey) -> bool:
+        return isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == self.curve.name
+
+    def sign(self, key: PrivateKey, data: bytes) -> bytes:
+        der = cast("ec.EllipticCurvePrivateKey", key).sign(data, self.ecdsa)
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(self.size, "big") + s.to_bytes(self.size, "big")
+
+    def verify(self, key: PublicKey, data: bytes, signature: bytes) -> bool:
+        if len(signature) != 2 * self.size:
+            return False
+        r = int.from_bytes(signature[: self.size], "big")
+        s = int.from_bytes(signature[self.size :], "big")
+        if not (0 < r < self.order and 0 < s < self.order):
+            return False
+        try:
+            cast("ec.EllipticCurvePublicKey", key).verify(encode_dss_signature(r, s), data, self.ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _EdDsa:
+    name: AlgorithmName
+    kty: str
+    crv: str
+
+    def generate(self) -> PrivateKey:
+        return ed25519.Ed25519PrivateKey.generate()
+
+    def accepts(self, key: PublicKey) -> bool:
+        return isinstance(key, ed25519.Ed25519PublicKey)
+
+    def sign(self, key: PrivateKey, data: bytes) -> bytes:
+        return cast("ed25519.Ed25519PrivateKey", key).sign(data)
+
+    def verify(self, key: PublicKey, data: bytes, signature: bytes) -> bool:
+        try:
+            cast("ed25519.Ed25519PublicKey", key).verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+
+_P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P384_ORDER: Final = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+    16,
+)
+
+ALGORITHMS: Final[Mapping[str, Algorithm]] = MappingProxyType(
+    {
+        "RS256": _Rsa("RS256", "RSA", None, _PKCS1V15),
+        "PS256": _Rsa("PS256", "RSA", None, _PSS),
+        "ES256": _Ecdsa("ES256", "EC", "P-256", ec.SECP256R1(), ec.ECDSA(hashes.SHA256()), 32, _P256_ORDER),
+        "ES384": _Ecdsa("ES384", "EC", "P-384", ec.SECP384R1(), ec.ECDSA(hashes.SHA384()), 48, _P384_ORDER),
+        "EdDSA": _EdDsa("EdDSA", "OKP", "Ed25519"),
+    }
+)
+"""Every algorithm jwtseal signs or verifies with, keyed by its JWS ``alg``."""
+
+SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = tuple(ALGORITHMS)

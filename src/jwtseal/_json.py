@@ -1,0 +1,56 @@
+"""Strict JSON for token segments: UTF-8, no duplicate members, no NaN.
+
+Duplicate member names are the classic parser-differential hole (two parsers
+read two different claims from one token), so they are refused outright.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Final
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_float=_finite, parse_constant=_no_constant
+)
+
+
+def loads_object(data: bytes) -> dict[str, Any]:
+    """Parse a JSON object strictly.
+
+    Raises:
+        ValueError: not UTF-8, not JSON, not an object, nested deeper than
+            the interpreter's recursion limit, a duplicate member or a
+            non-finite number.
+    """
+    try:
+        value = _DECODER.decode(data.decode("utf-8"))
+    except RecursionError as exc:
+        raise ValueError("too deeply nested") from exc
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")  # noqa: TRY004 - one error type for every parse failure
+    return value
+
+
+def dumps_compact(value: Any) -> bytes:
+    """Serialize without whitespace, refusing NaN and infinities."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()

@@ -1,0 +1,180 @@
+"""JSON Web Keys (RFC 7517/7518/8037) to and from pyca/cryptography keys.
+
+Import is strict: the key type and curve must fit the algorithm, RSA keys
+must have at least 2048 bits, and every number must be canonical base64url.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final, NotRequired, TypedDict
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ._algorithms import ALGORITHMS, Algorithm, PrivateKey, PublicKey
+from ._b64 import b64url_decode, b64url_encode
+from ._json import dumps_compact
+from .errors import InvalidKey
+
+PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_THUMBPRINT_MEMBERS: Final = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
+_IMPLIED_ALG: Final[dict[tuple[object, object], str]] = {
+    ("RSA", None): "RS256",
+    ("EC", "P-256"): "ES256",
+    ("EC", "P-384"): "ES384",
+    ("OKP", "Ed25519"): "EdDSA",
+}
+_CURVES: Final = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1}
+
+
+class Jwk(TypedDict):
+    """A public JSON Web Key as jwtseal publishes it."""
+
+    kty: str
+    kid: str
+    use: str
+    alg: str
+    n: NotRequired[str]
+    e: NotRequired[str]
+    crv: NotRequired[str]
+    x: NotRequired[str]
+    y: NotRequired[str]
+
+
+class Jwks(TypedDict):
+    keys: list[Jwk]
+
+
+def _uint(value: int, length: int | None = None) -> str:
+    size = length if length is not None else max(1, (value.bit_length() + 7) // 8)
+    return b64url_encode(value.to_bytes(size, "big"))
+
+
+def public_members(key: PublicKey) -> dict[str, str]:
+    """The members that define a public key, for export and thumbprints."""
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        return {"kty": "RSA", "n": _uint(numbers.n), "e": _uint(numbers.e)}
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        size = (key.curve.key_size + 7) // 8
+        point = key.public_numbers()
+        crv = "P-256" if key.curve.name == "secp256r1" else "P-384"
+        return {"kty": "EC", "crv": crv, "x": _uint(point.x, size), "y": _uint(point.y, size)}
+    raw = key.public_bytes_raw()
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
+
+
+def private_members(key: PrivateKey) -> dict[str, str]:
+    """The private members, for the key store only: never published or logged."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        n = key.private_numbers()
+        return {
+            "d": _uint(n.d),
+            "p": _uint(n.p),
+            "q": _uint(n.q),
+            "dp": _uint(n.dmp1),
+            "dq": _uint(n.dmq1),
+            "qi": _uint(n.iqmp),
+        }
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        size = (key.curve.key_size + 7) // 8
+        return {"d": _uint(key.private_numbers().private_value, size)}
+    return {"d": b64url_encode(key.private_bytes_raw())}
+
+
+def thumbprint(key: PublicKey) -> str:
+    """RFC 7638 JWK thumbprint with SHA-256: a kid that names the key itself."""
+    members = public_members(key)
+    required = {name: members[name] for name in _THUMBPRINT_MEMBERS[members["kty"]]}
+    return b64url_encode(hashlib.sha256(dumps_compact(required)).digest())
+
+
+def _member_int(jwk: dict[str, Any], name: str) -> int:
+    return int.from_bytes(_member_bytes(jwk, name), "big")
+
+
+def _member_bytes(jwk: dict[str, Any], name: str) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise InvalidKey(f"The JWK has no valid {name!r}.")
+    try:
+        return b64url_decode(value)
+    except ValueError as exc:
+        raise InvalidKey(f"The JWK member {name!r} is not base64url.") from exc
+
+
+def load_public(jwk: dict[str, Any], algorithm: Algorithm) -> PublicKey:
+    """Build the public key a JWK describes, for ``algorithm`` only.
+
+    Raises:
+        InvalidKey: the JWK does not describe a key ``algorithm`` can use.
+    """
+    if jwk.get("kty") != algorithm.kty or jwk.get("crv", algorithm.crv) != algorithm.crv:
+        raise InvalidKey(f"The JWK's type does not fit {algorithm.name}.")
+    try:
+        key = _construct_public(jwk, algorithm)
+    except ValueError as exc:
+        raise InvalidKey("The JWK does not describe a valid public key.") from exc
+    if not algorithm.accepts(key):
+        raise InvalidKey(f"The JWK is too weak for {algorithm.name}.")
+    return key
+
+
+def _construct_public(jwk: dict[str, Any], algorithm: Algorithm) -> PublicKey:
+    if algorithm.kty == "RSA":
+        return rsa.RSAPublicNumbers(_member_int(jwk, "e"), _member_int(jwk, "n")).public_key()
+    if algorithm.kty == "EC":
+        curve = _CURVES[str(algorithm.crv)]()
+        x, y = _member_int(jwk, "x"), _member_int(jwk, "y")
+        return ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
+    return ed25519.Ed25519PublicKey.from_public_bytes(_member_bytes(jwk, "x"))
+
+
+def load_private(jwk: dict[str, Any], algorithm: Algorithm) -> PrivateKey:
+    """Build a private key from a stored JWK, checking it matches its public part.
+
+    Raises:
+        InvalidKey: the JWK is not a valid private key for ``algorithm``.
+    """
+    public = load_public(jwk, algorithm)
+    try:
+        key = _construct_private(jwk, public)
+    except ValueError as exc:
+        raise InvalidKey("The stored private key is not valid.") from exc
+    if public_members(key.public_key()) != public_members(public):
+        raise InvalidKey("The stored private key does not match its public key.")
+    return key
+
+
+def _construct_private(jwk: dict[str, Any], public: PublicKey) -> PrivateKey:
+    if isinstance(public, rsa.RSAPublicKey):
+        numbers = rsa.RSAPrivateNumbers(
+            p=_member_int(jwk, "p"),
+            q=_member_int(jwk, "q"),
+            d=_member_int(jwk, "d"),
+            dmp1=_member_int(jwk, "dp"),
+            dmq1=_member_int(jwk, "dq"),
+            iqmp=_member_int(jwk, "qi"),
+            public_numbers=public.public_numbers(),
+        )
+        return numbers.private_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return ec.derive_private_key(_member_int(jwk, "d"), public.curve)
+    return ed25519.Ed25519PrivateKey.from_private_bytes(_member_bytes(jwk, "d"))
+
+
+def algorithm_for(jwk: dict[str, Any]) -> Algorithm:
+    """The algorithm a JWK binds: its ``alg``, else the one its type implies.
+
+    Raises:
+        InvalidKey: an ``alg`` jwtseal does not support, or none and a key
+            type that implies none.
+    """
+    alg = jwk.get("alg", _IMPLIED_ALG.get((jwk.get("kty"), jwk.get("crv"))))
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
+        raise InvalidKey("The JWK's algorithm is missing or not supported.")
+    return ALGORITHMS[alg]

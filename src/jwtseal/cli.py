@@ -1,0 +1,219 @@
+"""The ``jwtseal`` command: serve, sign, verify, inspect and manage keys.
+
+Every command takes ``--data-dir`` after its own name and creates the key set
+on an empty data dir. Failures print ``code: detail`` on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from ._json import loads_object
+from .apikeys import ApiKeys
+from .errors import InvalidRequest, JwtsealError
+from .jwks import PublicKeySet
+from .keyset import KeyRecord
+from .service import Service
+from .settings import Settings, SettingsError
+from .verifier import Verifier, inspect
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the embedded file store keeps keys [env: JWTSEAL_DATA_DIR; default: ./.jwtseal].",
+)
+
+
+def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
+    """Render jwtseal errors as ``code: detail`` and exit 1, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except JwtsealError as exc:
+            click.echo(f"{exc.code}: {exc.detail}", err=True)
+            sys.exit(1)
+        except SettingsError as exc:
+            click.echo(f"invalid_setting: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _service(**flags: Any) -> Service:
+    return Service.open(Settings.load(os.environ, **flags))
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group()
+@click.version_option(package_name="jwtseal")
+def main() -> None:
+    """Issue JSON Web Tokens anyone can verify, and verify anyone's."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8000].")
+@data_dir_option
+@_fail_cleanly
+def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Start the HTTP service."""
+    import uvicorn  # noqa: PLC0415 - only serve needs the server
+
+    from .http import create_app  # noqa: PLC0415
+
+    settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
+    service = Service.open(settings)
+    if settings.api_keys:
+        api_keys = ApiKeys.from_keys(settings.api_keys)
+    else:
+        api_keys, new_key = ApiKeys.from_store(service.keyring.store)
+        if new_key is not None:
+            click.echo(f"jwtseal: API key for POST /encode (shown once, only its hash is kept): {new_key}")
+    app = create_app(settings, service=service, api_keys=api_keys)
+    click.echo(f"jwtseal: serving {settings.issuer} (JWKS at {settings.jwks_uri})")
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
+
+
+@main.command()
+@click.option("--claims", default=None, help="The claims as a JSON object [default: read stdin].")
+@data_dir_option
+@_fail_cleanly
+def sign(claims: str | None, data_dir: Path | None) -> None:
+    """Print one token signed with the current key."""
+    text = claims if claims is not None else sys.stdin.read()
+    try:
+        document = loads_object(text.encode("utf-8", "surrogatepass"))
+    except ValueError as exc:
+        raise InvalidRequest("The claims must be a JSON object.") from exc
+    click.echo(_service(data_dir=data_dir).issuer.sign(document))
+
+
+@main.command()
+@click.argument("token")
+@click.option("--jwks", "jwks", default=None, help="A JWKS URI or file [default: the data dir's keys].")
+@click.option("--audience", default=None, help="Require this audience.")
+@click.option("--issuer", default=None, help="Require this issuer.")
+@data_dir_option
+@_fail_cleanly
+def verify(
+    token: str, jwks: str | None, audience: str | None, issuer: str | None, data_dir: Path | None
+) -> None:
+    """Print the verified claims as JSON."""
+    if jwks is None:
+        claims = _service(data_dir=data_dir).verifier.verify(token, audience=audience, issuer=issuer)
+    elif jwks.startswith(("http://", "https://")):
+        settings = Settings.load(os.environ, data_dir=data_dir)
+        claims = asyncio.run(_verify_remote(settings, token, jwks, audience, issuer))
+    else:
+        claims = Verifier(_read_jwks_file(Path(jwks))).verify(token, audience=audience, issuer=issuer)
+    _echo_json(claims)
+
+
+async def _verify_remote(
+    settings: Settings, token: str, uri: str, audience: str | None, issuer: str | None
+) -> dict[str, Any]:
+    from .service import remote_verifier  # noqa: PLC0415
+
+    async with remote_verifier(settings) as remote:
+        return await remote.verify(token, uri, leeway=settings.leeway, audience=audience, issuer=issuer)
+
+
+def _read_jwks_file(path: Path) -> PublicKeySet:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(f"{path} is not a readable JSON file.") from exc
+    return PublicKeySet.from_document(document)
+
+
+@main.command(name="inspect")
+@click.argument("token")
+@_fail_cleanly
+def inspect_command(token: str) -> None:
+    """Print header and claims WITHOUT verifying anything."""
+    unverified = inspect(token)
+    click.echo("UNVERIFIED: the signature and claims of this token have NOT been checked.", err=True)
+    _echo_json({"verified": False, "header": unverified.header, "claims": unverified.claims})
+
+
+@main.group()
+def keys() -> None:
+    """List, rotate and publish the signing keys."""
+
+
+def _when(timestamp: int | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+def _describe(record: KeyRecord) -> dict[str, Any]:
+    return {
+        "kid": record.kid,
+        "alg": record.public.alg,
+        "state": record.state,
+        "created": _when(record.created_at),
+        "activates": _when(record.activates_at),
+        "retires": _when(record.retires_at),
+        "removes": _when(record.removes_at),
+    }
+
+
+@keys.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@data_dir_option
+@_fail_cleanly
+def list_keys(as_json: bool, data_dir: Path | None) -> None:
+    """Show each key's kid, algorithm, state and times."""
+    rows = [_describe(r) for r in _service(data_dir=data_dir).keyring.view().keyset.keys]
+    if as_json:
+        _echo_json(rows)
+        return
+    columns = ("kid", "alg", "state", "created", "activates", "retires", "removes")
+    click.echo("  ".join(name.upper() for name in columns))
+    for row in rows:
+        click.echo("  ".join(str(row[name] or "-") for name in columns))
+
+
+@keys.command()
+@data_dir_option
+@_fail_cleanly
+def rotate(data_dir: Path | None) -> None:
+    """Promote the next key now; retire the current one; make a new next key."""
+    service = _service(data_dir=data_dir)
+    before = service.keyring.view().keyset.next
+    published_for = service.keyring.now() - before.created_at
+    if published_for < service.settings.jwks_max_age:
+        click.echo(
+            f"warning: the next key was published {published_for} s ago, less than the JWKS "
+            f"max-age of {service.settings.jwks_max_age} s; verifiers with a cached JWKS may "
+            "refuse new tokens until they refetch.",
+            err=True,
+        )
+    keyset = service.keyring.rotate()
+    click.echo(f"current key: {keyset.current.kid}\nnext key: {keyset.next.kid}")
+
+
+@keys.command(name="jwks")
+@data_dir_option
+@_fail_cleanly
+def print_jwks(data_dir: Path | None) -> None:
+    """Print the public JWKS."""
+    _echo_json(_service(data_dir=data_dir).keyring.view().keyset.jwks())

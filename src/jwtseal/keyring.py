@@ -1,0 +1,124 @@
+"""The key ring: the key set of a store, held in memory and kept fresh.
+
+Signing and verifying read an immutable snapshot, so the hot path never
+touches the store; the store is checked for changes (one ``stat`` for the
+file store) at most once per ``check_interval`` seconds, which is how a
+rotation made by another process is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from ._json import dumps_compact
+from .keys import SigningKey, VerifyingKey
+from .keyset import KeySet, RotationPolicy, from_document, initial_keyset, rotate, to_document
+from .stores.base import KeyStore
+
+__all__ = ["KeyRing", "KeyRingView"]
+
+CHECK_INTERVAL: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRingView:
+    """Everything the hot path needs from one key set, computed once."""
+
+    keyset: KeySet
+    revision: Hashable
+    signing_key: SigningKey
+    by_kid: MappingProxyType[str, VerifyingKey]
+    jwks_json: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, keyset: KeySet, revision: Hashable) -> KeyRingView:
+        jwks_json = dumps_compact(keyset.jwks())
+        etag = '"' + hashlib.sha256(jwks_json).hexdigest()[:32] + '"'
+        by_kid = MappingProxyType({record.kid: record.public for record in keyset.keys})
+        return cls(keyset, revision, keyset.signing_key, by_kid, jwks_json, etag)
+
+
+class KeyRing:
+    """Loads, creates, rotates and serves the key set of one store."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        policy: RotationPolicy,
+        *,
+        clock: Callable[[], float] = time.time,
+        make_key: Callable[[str], SigningKey] = SigningKey.generate,
+        check_interval: float = CHECK_INTERVAL,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self._clock = clock
+        self._make_key = make_key
+        self._check_interval = check_interval
+        self._view: KeyRingView | None = None
+        self._next_check = 0.0
+        self._reload_lock = threading.Lock()
+
+    def view(self) -> KeyRingView:
+        """The current snapshot; reloads when the store changed since the last look.
+
+        Raises:
+            KeyStoreError: the store is unreadable or corrupt.
+        """
+        view = self._view
+        if view is not None and time.monotonic() < self._next_check:
+            return view
+        with self._reload_lock:
+            self._next_check = time.monotonic() + self._check_interval
+            if self._view is None or self.store.revision() != self._view.revision:
+                self._view = self._load_or_create()
+            return self._view
+
+    def find(self, kid: str) -> VerifyingKey | None:
+        """The published key with ``kid``: the verifier's key source."""
+        return self.view().by_kid.get(kid)
+
+    def rotate(self) -> KeySet:
+        """Promote the next key now, retire the current one, make a new next.
+
+        Raises:
+            KeyStoreError: the store is unreadable or corrupt.
+        """
+        with self.store.lock():
+            keyset = rotate(self._load_locked(), self.policy, self.now(), self._make_key)
+            self._save_locked(keyset)
+        self._next_check = 0.0
+        return keyset
+
+    def _load_or_create(self) -> KeyRingView:
+        with self.store.lock():
+            revision = self.store.revision()
+            document = self.store.load()
+            if document is None:
+                keyset = initial_keyset(self.policy, self.now(), self._make_key)
+                self._save_locked(keyset)
+                revision = self.store.revision()
+            else:
+                keyset = from_document(document)
+        return KeyRingView.of(keyset, revision)
+
+    def _load_locked(self) -> KeySet:
+        document = self.store.load()
+        if document is None:
+            return initial_keyset(self.policy, self.now(), self._make_key)
+        return from_document(document)
+
+    def _save_locked(self, keyset: KeySet) -> None:
+        self.store.save(to_document(keyset))
+        self.store.publish(keyset.jwks())
+
+    def now(self) -> int:
+        """The key ring's clock, in whole Unix seconds."""
+        return int(self._clock())

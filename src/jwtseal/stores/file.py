@@ -1,0 +1,118 @@
+"""The embedded file store: a data directory with private, atomically written JSON.
+
+Layout: ``keys.json`` (the key set, 0600), ``api-keys.json`` (API key hashes,
+0600), ``jwks.json`` (the public key set) and ``.lock`` (held with ``flock``
+for every read-modify-write, so processes never interleave).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .._jwk import Jwks
+from ..errors import KeyStoreError
+from .base import KeyStore
+
+__all__ = ["FileKeyStore"]
+
+PRIVATE = 0o600
+PUBLIC = 0o644
+
+
+class FileKeyStore(KeyStore):
+    """Keys in a local directory, safe for several processes on one machine."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._keys = self.directory / "keys.json"
+        self._api_keys = self.directory / "api-keys.json"
+        self._jwks = self.directory / "jwks.json"
+
+    def __repr__(self) -> str:
+        return f"FileKeyStore({str(self.directory)!r})"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self._ensure_directory()
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def load(self) -> Any | None:
+        return _read_json(self._keys)
+
+    def save(self, document: Any) -> None:
+        self._ensure_directory()
+        _write_atomically(self._keys, json.dumps(document, indent=1).encode(), PRIVATE)
+
+    def publish(self, jwks: Jwks) -> None:
+        self._ensure_directory()
+        _write_atomically(self._jwks, json.dumps(jwks, indent=1).encode(), PUBLIC)
+
+    def revision(self) -> Hashable:
+        try:
+            stat = self._keys.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def load_api_key_hashes(self) -> list[str] | None:
+        document = _read_json(self._api_keys)
+        if document is None:
+            return None
+        hashes = document.get("sha256") if isinstance(document, dict) else None
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise KeyStoreError(f"{self._api_keys} is corrupt; refusing to use it.")
+        return hashes
+
+    def save_api_key_hashes(self, hashes: list[str]) -> None:
+        self._ensure_directory()
+        _write_atomically(self._api_keys, json.dumps({"sha256": hashes}).encode(), PRIVATE)
+
+    def _ensure_directory(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _read_json(path: Path) -> Any | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KeyStoreError(f"{path} cannot be read: {exc.strerror}.") from exc
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise KeyStoreError(f"{path} is corrupt; refusing to use it.") from exc
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Temp file in the same folder, fsync, rename: a crash leaves old or new."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), mode)
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:  # pragma: no cover - a full disk; leave no stray temp file
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,0 +1,252 @@
+"""The jwtseal command through click's CliRunner and, once, a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from jwtseal.cli import main
+from tests.conftest import bound_socket
+
+FORGED = (
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJleHAiOjE2MTUwNjI5OTUsImlhdCI6MTYxNTA1ODk2NSwiZ3JvY2VyeUxpc3QiOl"
+    "sibWlsayIsImVnZ3MiLCJjb29raWVzIiwiY2FuZHkiXSwianRpIjoiZjFlYjRiMTktYjQwYy00NWQ3LWIyZjgtYWNlMjY1NWNhZDli"
+    "In0.-B-8-m8hwmOWKSUI1B3wOmYaPWyegihVIi6U17D5H1M"
+)
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:  # noqa: A002
+    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> str:
+    return str(tmp_path / "data")
+
+
+def sign(data_dir: str, claims: dict[str, Any]) -> str:
+    result = run("sign", "--claims", json.dumps(claims), "--data-dir", data_dir)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_sign_then_verify_round_trips_the_grocery_list(data_dir: str) -> None:
+    token = sign(data_dir, {"groceryList": ["milk", "eggs"]})
+    result = run("verify", token, "--data-dir", data_dir)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["groceryList"] == ["milk", "eggs"]
+
+
+def test_sign_reads_claims_from_stdin(data_dir: str) -> None:
+    result = run("sign", "--data-dir", data_dir, input='{"sub": "veronica"}')
+    assert result.exit_code == 0
+    verified = run("verify", result.stdout.strip(), "--data-dir", data_dir)
+    assert json.loads(verified.stdout)["sub"] == "veronica"
+
+
+def test_data_dir_comes_from_the_environment(tmp_path: Path) -> None:
+    env = {"JWTSEAL_DATA_DIR": str(tmp_path / "env-data")}
+    result = run("sign", "--claims", "{}", env=env)
+    assert result.exit_code == 0
+    assert (tmp_path / "env-data" / "keys.json").exists()
+
+
+@pytest.mark.parametrize("claims", ["[1]", "nope", '{"a": 1, "a": 2}'])
+def test_sign_refuses_claims_that_are_not_an_object(data_dir: str, claims: str) -> None:
+    result = run("sign", "--claims", claims, "--data-dir", data_dir)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("invalid_request: ")
+
+
+def test_sign_refuses_reserved_claims_with_code_and_detail(data_dir: str) -> None:
+    result = run("sign", "--claims", '{"iss": "me"}', "--data-dir", data_dir)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("reserved_claim: ")
+    assert result.stdout == ""
+
+
+def test_verify_answers_the_forged_token_with_missing_kid(data_dir: str) -> None:
+    result = run("verify", FORGED, "--data-dir", data_dir)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "missing_kid: Token has no Key ID"
+
+
+def test_verify_checks_audience_and_issuer(data_dir: str) -> None:
+    token = sign(data_dir, {"aud": "store"})
+    assert run("verify", token, "--audience", "store", "--data-dir", data_dir).exit_code == 0
+    wrong = run("verify", token, "--audience", "bank", "--data-dir", data_dir)
+    assert wrong.stderr.startswith("invalid_audience: ")
+    wrong_issuer = run("verify", token, "--issuer", "https://elsewhere", "--data-dir", data_dir)
+    assert wrong_issuer.stderr.startswith("invalid_issuer: ")
+
+
+def test_verify_with_a_jwks_file(data_dir: str, tmp_path: Path) -> None:
+    token = sign(data_dir, {"groceryList": ["bread"]})
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(run("keys", "jwks", "--data-dir", data_dir).stdout)
+    other_dir = str(tmp_path / "other")
+    result = run("verify", token, "--jwks", str(jwks_file), "--data-dir", other_dir)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["groceryList"] == ["bread"]
+
+
+def test_verify_with_a_foreign_jwks_file_is_unknown_kid(data_dir: str, tmp_path: Path) -> None:
+    token = sign(data_dir, {})
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(run("keys", "jwks", "--data-dir", str(tmp_path / "other")).stdout)
+    result = run("verify", token, "--jwks", str(jwks_file))
+    assert result.stderr.startswith("unknown_kid: ")
+
+
+@pytest.mark.parametrize("content", [None, "not json", '{"nokeys": []}'])
+def test_verify_with_an_unusable_jwks_file_fails_cleanly(tmp_path: Path, content: str | None) -> None:
+    jwks_file = tmp_path / "jwks.json"
+    if content is not None:
+        jwks_file.write_text(content)
+    result = run("verify", "a.b.c", "--jwks", str(jwks_file))
+    assert result.exit_code == 1
+    assert result.stderr.split(":")[0] in ("invalid_request", "jwks_unavailable")
+
+
+def test_inspect_prints_header_and_claims_marked_unverified(data_dir: str) -> None:
+    token = sign(data_dir, {"groceryList": ["tea"]})
+    result = run("inspect", token)
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["verified"] is False
+    assert document["header"]["typ"] == "JWT"
+    assert document["claims"]["groceryList"] == ["tea"]
+    assert "UNVERIFIED" in result.stderr
+
+
+def test_inspect_shows_even_a_forged_token_without_trusting_it() -> None:
+    result = run("inspect", FORGED)
+    assert json.loads(result.stdout)["header"]["alg"] == "HS256"
+
+
+def test_inspect_refuses_a_malformed_token() -> None:
+    result = run("inspect", "not-a-token")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("malformed_token: ")
+
+
+def test_keys_list_shows_states_and_times(data_dir: str) -> None:
+    rows = json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)
+    assert [row["state"] for row in rows] == ["current", "next"]
+    assert all(row["alg"] == "RS256" for row in rows)
+    assert rows[0]["created"].endswith("+00:00")
+    assert rows[1]["activates"] == rows[0]["retires"]
+    assert rows[0]["removes"] is None
+    table = run("keys", "list", "--data-dir", data_dir).stdout.splitlines()
+    assert table[0].split() == ["KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES", "REMOVES"]
+    assert rows[0]["kid"] in table[1]
+
+
+def test_keys_rotate_promotes_next_and_keeps_old_tokens_valid(data_dir: str) -> None:
+    token = sign(data_dir, {"groceryList": ["milk"]})
+    before = json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)
+    result = run("keys", "rotate", "--data-dir", data_dir)
+    assert result.exit_code == 0
+    assert "warning: the next key was published" in result.stderr
+    after = {row["kid"]: row for row in json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)}
+    assert after[before[1]["kid"]]["state"] == "current"
+    assert after[before[0]["kid"]]["state"] == "retired"
+    assert after[before[0]["kid"]]["removes"] is not None
+    assert len(after) == 3
+    assert run("verify", token, "--data-dir", data_dir).exit_code == 0
+    new_token = sign(data_dir, {})
+    assert json.loads(run("inspect", new_token).stdout)["header"]["kid"] == before[1]["kid"]
+
+
+def test_keys_rotate_does_not_warn_once_the_next_key_is_old_enough(data_dir: str) -> None:
+    run("keys", "list", "--data-dir", data_dir)
+    result = run("keys", "rotate", "--data-dir", data_dir, env={"JWTSEAL_JWKS_MAX_AGE": "1"})
+    assert result.exit_code == 0
+    if "warning" in result.stderr:  # created within the same second: wait once and retry
+        time.sleep(1.1)
+        result = run("keys", "rotate", "--data-dir", data_dir, env={"JWTSEAL_JWKS_MAX_AGE": "1"})
+    assert "warning" not in result.stderr
+
+
+def test_keys_jwks_prints_only_public_members(data_dir: str) -> None:
+    jwks = json.loads(run("keys", "jwks", "--data-dir", data_dir).stdout)
+    assert len(jwks["keys"]) == 2
+    for jwk in jwks["keys"]:
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & jwk.keys()
+
+
+def test_corrupt_store_is_refused_and_left_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "keys.json").write_text("{ torn")
+    result = run("sign", "--claims", "{}", "--data-dir", str(data))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("key_store_error: ")
+    assert (data / "keys.json").read_text() == "{ torn"
+
+
+def test_invalid_setting_names_the_variable(data_dir: str) -> None:
+    result = run("sign", "--claims", "{}", "--data-dir", data_dir, env={"JWTSEAL_ALGORITHM": "HS256"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("invalid_setting: JWTSEAL_ALGORITHM=")
+
+
+def test_serve_in_a_subprocess_prints_the_api_key_once_and_serves(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JWTSEAL_")}
+    command = [sys.executable, "-m", "jwtseal", "serve", "--port", str(port), "--data-dir", str(data)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("jwtseal: API key for POST /encode")
+        api_key = first.rsplit(" ", 1)[1].strip()
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base)
+        headers = {"authorization": f"Bearer {api_key}"}
+        token = httpx.post(f"{base}/encode", json={"groceryList": ["milk"]}, headers=headers).json()["token"]
+        claims = httpx.post(f"{base}/decode", json={"token": token}).json()
+        assert claims["groceryList"] == ["milk"]
+        assert claims["iss"] == base
+        stored = (data / "api-keys.json").read_text()
+        assert api_key not in stored
+        assert oct((data / "api-keys.json").stat().st_mode & 0o777) == "0o600"
+        assert oct((data / "keys.json").stat().st_mode & 0o777) == "0o600"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
+        assert process.stdout is not None
+        process.stdout.close()
+    again = subprocess.run(
+        [sys.executable, "-m", "jwtseal", "keys", "list", "--data-dir", str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "API key" not in again.stdout
+
+
+def _wait_until_up(base: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "service did not start"
+        time.sleep(0.1)
