@@ -14,8 +14,10 @@ from jwtseal import (
     ClaimsPolicy,
     FileKeyStore,
     Issuer,
+    JwksUnavailable,
     KeyRing,
     KeyStoreError,
+    PublicKeySet,
     RotationPolicy,
     SigningKey,
     UnknownKid,
@@ -174,7 +176,7 @@ def test_a_corrupt_store_is_refused_never_replaced(tmp_path: Path, corrupt: Any)
     corrupt(document)
     (tmp_path / "keys.json").write_text(json.dumps(document))
     before = (tmp_path / "keys.json").read_bytes()
-    with pytest.raises(KeyStoreError, match="corrupt|unknown format"):
+    with pytest.raises(KeyStoreError, match=r"corrupt|unknown format"):
         ring(tmp_path).view()
     with pytest.raises(KeyStoreError):
         ring(tmp_path).rotate()
@@ -238,3 +240,10 @@ def test_make_key_is_injectable(tmp_path: Path) -> None:
     assert keyring.view().signing_key.alg == "EdDSA"
     assert made == ["ES256", "ES256"]
     assert keyring.now() == pytest.approx(time.time(), abs=2)
+
+
+def test_a_key_set_with_too_many_keys_is_refused() -> None:
+    key = SigningKey.generate("EdDSA").public.to_jwk()
+    with pytest.raises(JwksUnavailable, match="more than 100 keys"):
+        PublicKeySet.from_document({"keys": [dict(key, kid=str(n)) for n in range(101)]})
+    assert len(PublicKeySet.from_document({"keys": [dict(key, kid=str(n)) for n in range(100)]}).kids) == 100

@@ -9,6 +9,7 @@ rotation made by another process is picked up without a restart.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -17,13 +18,17 @@ from types import MappingProxyType
 from typing import Final
 
 from ._json import dumps_compact
+from .errors import KeyStoreError
 from .keys import SigningKey, VerifyingKey
-from .keyset import KeySet, RotationPolicy, from_document, initial_keyset, rotate, to_document
+from .keyset import KeySet, from_document, to_document
+from .rotation import RotationPolicy, initial_keyset, is_due, maintain, revoke, rotate
 from .stores.base import KeyStore
 
 __all__ = ["KeyRing", "KeyRingView"]
 
 CHECK_INTERVAL: Final = 0.5
+
+logger = logging.getLogger("jwtseal.keyring")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +74,11 @@ class KeyRing:
     def view(self) -> KeyRingView:
         """The current snapshot; reloads when the store changed since the last look.
 
+        A store that turns unreadable or corrupt later is logged and the last
+        good snapshot kept (``/readyz`` reports it), so signing goes on.
+
         Raises:
-            KeyStoreError: the store is unreadable or corrupt.
+            KeyStoreError: the store is unreadable or corrupt on first load.
         """
         view = self._view
         if view is not None and time.monotonic() < self._next_check:
@@ -78,8 +86,30 @@ class KeyRing:
         with self._reload_lock:
             self._next_check = time.monotonic() + self._check_interval
             if self._view is None or self.store.revision() != self._view.revision:
-                self._view = self._load_or_create()
+                self._reload()
+            assert self._view is not None
             return self._view
+
+    def _reload(self) -> None:
+        """Load the changed store; on failure keep serving the last good key set."""
+        try:
+            self._view = self._load_or_create()
+        except KeyStoreError as exc:
+            if self._view is None:
+                raise
+            fields = {"detail": exc.detail, "serving_version": self._view.keyset.version}
+            logger.warning("key store unreadable; serving the last good key set", extra={"fields": fields})
+
+    def check_store(self) -> None:
+        """Read and validate the stored key set now, bypassing the snapshot.
+
+        Raises:
+            KeyStoreError: the store is unreadable, empty or corrupt.
+        """
+        document = self.store.load()
+        if document is None:
+            raise KeyStoreError("The key store holds no key set.")
+        from_document(document)
 
     def find(self, kid: str) -> VerifyingKey | None:
         """The published key with ``kid``: the verifier's key source."""
@@ -91,16 +121,56 @@ class KeyRing:
         Raises:
             KeyStoreError: the store is unreadable or corrupt.
         """
+        return self._change(lambda keyset, now: rotate(keyset, self.policy, now, self._make_key))
+
+    def revoke(self, kid: str) -> KeySet:
+        """Remove ``kid`` from the key set at once (see :func:`jwtseal.rotation.revoke`).
+
+        Raises:
+            UnknownKid: no published key has ``kid``.
+            KeyStoreError: the store is unreadable or corrupt.
+        """
+        return self._change(lambda keyset, now: revoke(keyset, kid, self.policy, now, self._make_key))
+
+    def maintain(self) -> KeySet | None:
+        """Rotate or remove keys when due; cheap when nothing is (no lock, no I/O).
+
+        Several processes may call this on one store: the check is repeated
+        under the store's lock on the freshly loaded key set, so exactly one
+        of them rotates.
+
+        Returns:
+            The new key set, or ``None`` when nothing was due.
+        """
+        if not is_due(self.view().keyset, self.now()):
+            return None
         with self.store.lock():
-            keyset = rotate(self._load_locked(), self.policy, self.now(), self._make_key)
+            keyset, now = self._load_locked(), self.now()
+            if not is_due(keyset, now):
+                return None
+            changed = maintain(keyset, self.policy, now, self._make_key)
+            self._save_locked(changed)
+        self._next_check = 0.0
+        return changed
+
+    def _change(self, step: Callable[[KeySet, int], KeySet]) -> KeySet:
+        with self.store.lock():
+            keyset = step(self._load_locked(), self.now())
             self._save_locked(keyset)
         self._next_check = 0.0
         return keyset
 
     def _load_or_create(self) -> KeyRingView:
+        """Load the key set; only a key ring that never had one may create it.
+
+        Raises:
+            KeyStoreError: unreadable or corrupt, or gone after it existed.
+        """
         with self.store.lock():
             revision = self.store.revision()
             document = self.store.load()
+            if document is None and self._view is not None:
+                raise KeyStoreError("The key set disappeared from the store.")
             if document is None:
                 keyset = initial_keyset(self.policy, self.now(), self._make_key)
                 self._save_locked(keyset)

@@ -1,39 +1,23 @@
-"""The key set as data: next, current and retired keys, and rotation as pure functions.
+"""The key set as data: next, current and retired keys, and their stored form.
 
-Nothing here reads a clock, a file or a random source on its own: rotation is
-a function of (key set, policy, now, a fresh key), so every schedule can be
-walked through in tests.
+The stored form carries each key's state and times, so the whole lifecycle
+(see :mod:`jwtseal.rotation`) lives in the data, not in a process's memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ._jwk import Jwks
 from .errors import InvalidKey, KeyStoreError
 from .keys import SigningKey, VerifyingKey
 
-__all__ = ["KeyRecord", "KeySet", "KeyState", "RotationPolicy"]
+__all__ = ["KeyRecord", "KeySet", "KeyState"]
 
 KeyState = Literal["next", "current", "retired"]
 FORMAT: Final = "jwtseal/keyset-v1"
-
-
-@dataclass(frozen=True, slots=True)
-class RotationPolicy:
-    """The timings every rotation follows, in seconds."""
-
-    algorithm: str = "RS256"
-    period: int = 2_592_000
-    max_token_ttl: int = 86_400
-    leeway: int = 60
-    jwks_max_age: int = 300
-
-    def retention(self) -> int:
-        """How long a retired key stays published: its last token's life, plus slack."""
-        return self.max_token_ttl + self.leeway + self.jwks_max_age
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +35,22 @@ class KeyRecord:
     @property
     def kid(self) -> str:
         return self.public.kid
+
+    def describe(self) -> dict[str, Any]:
+        """Public facts about the key for people: state and ISO 8601 UTC times."""
+        return {
+            "kid": self.kid,
+            "alg": self.public.alg,
+            "state": self.state,
+            "created": _iso(self.created_at),
+            "activates": _iso(self.activates_at),
+            "retires": _iso(self.retires_at),
+            "removes": _iso(self.removes_at),
+        }
+
+
+def _iso(timestamp: int | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,37 +79,6 @@ class KeySet:
         order = {"current": 0, "next": 1, "retired": 2}
         records = sorted(self.keys, key=lambda record: order[record.state])
         return {"keys": [record.public.to_jwk() for record in records]}
-
-
-MakeKey = Callable[[str], SigningKey]
-
-
-def _fresh(key: SigningKey, state: KeyState, now: int, activates_at: int, period: int) -> KeyRecord:
-    return KeyRecord(key.public, state, now, activates_at, activates_at + period, signing=key)
-
-
-def initial_keyset(policy: RotationPolicy, now: int, make_key: MakeKey) -> KeySet:
-    """A current key that signs now and a next key published a whole period ahead."""
-    current = _fresh(make_key(policy.algorithm), "current", now, now, policy.period)
-    upcoming = _fresh(make_key(policy.algorithm), "next", now, now + policy.period, policy.period)
-    return KeySet(1, (current, upcoming))
-
-
-def rotate(keyset: KeySet, policy: RotationPolicy, now: int, make_key: MakeKey) -> KeySet:
-    """Next becomes current, a new next is made, the old current is retired.
-
-    The retired key's private half is dropped: it never signs again.
-    """
-    old, promoted = keyset.current, keyset.next
-    retired = replace(old, state="retired", retires_at=now, removes_at=now + policy.retention(), signing=None)
-    current = replace(promoted, state="current", activates_at=now, retires_at=now + policy.period)
-    upcoming = _fresh(make_key(policy.algorithm), "next", now, now + policy.period, policy.period)
-    kept = [r for r in keyset.keys if r.state == "retired" and not _removable(r, now)]
-    return KeySet(keyset.version + 1, (current, upcoming, retired, *kept))
-
-
-def _removable(record: KeyRecord, now: int) -> bool:
-    return record.removes_at is not None and record.removes_at <= now
 
 
 def to_document(keyset: KeySet) -> dict[str, Any]:
