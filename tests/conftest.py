@@ -79,7 +79,8 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         env = {"JWTSEAL_DATA_DIR": str(tmp_path / f"data-{port}"), **environ}
         settings = Settings.load(env, port=port)
         service = Service.open(settings)
-        app = create_app(settings, service=service, api_keys=ApiKeys.from_keys([API_KEY]))
+        given_keys = None if "JWTSEAL_API_KEYS" in environ else ApiKeys.from_keys([API_KEY])
+        app = create_app(settings, service=service, api_keys=given_keys)
         context = serve_in_thread(app, sock)
         context.__enter__()
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)

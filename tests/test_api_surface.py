@@ -9,14 +9,16 @@ from jwtseal.http.problems import STATUS_BY_CODE
 def test_exported_names_are_pinned() -> None:
     assert jwtseal.__all__ == sorted(jwtseal.__all__, key=lambda name: (not name.isupper(), name))
     assert set(jwtseal.__all__) == {
-        "SUPPORTED_ALGORITHMS", "AlgNotAllowed", "ApiKeys", "BadSignature", "Claims", "ClaimsPolicy",
-        "Expired", "FileKeyStore", "InvalidAudience", "InvalidClaim", "InvalidIssuer", "InvalidKey",
-        "InvalidRequest", "IssuedToken", "Issuer", "JwksError", "JwksUnavailable", "JwksUriNotAllowed",
-        "JwtsealError", "KeyRecord", "KeyRing", "KeyRingView", "KeySet", "KeySource", "KeyState",
-        "KeyStore", "KeyStoreError", "MalformedToken", "MissingKid", "NotYetValid", "PayloadTooLarge",
-        "PublicKeySet", "RequestError", "ReservedClaim", "RotationPolicy", "Service", "Settings",
-        "SettingsError", "SigningKey", "TokenError", "TtlTooLong", "Unauthorized", "UnknownKid",
-        "UnverifiedToken", "Verifier", "VerifyingKey", "__version__", "inspect",
+        "SUPPORTED_ALGORITHMS", "AddressGuard", "AlgNotAllowed", "ApiKeys", "BadSignature",
+        "Claims", "ClaimsPolicy", "Expired", "FileKeyStore", "InvalidAudience", "InvalidClaim",
+        "InvalidIssuer", "InvalidKey", "InvalidRequest", "IssuedToken", "Issuer", "JwksError",
+        "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError", "KeyRecord", "KeyRing",
+        "KeyRingView", "KeySet", "KeySource", "KeyState", "KeyStore", "KeyStoreError",
+        "MalformedToken", "MissingKid", "NotYetValid", "PayloadTooLarge", "PublicKeySet",
+        "RemoteEvent", "RemoteJWKS", "RemoteStats", "RequestError", "ReservedClaim",
+        "RotationPolicy", "Service", "Settings", "SettingsError", "SigningKey", "TokenError",
+        "TtlTooLong", "Unauthorized", "UnknownKid", "UnverifiedToken", "Verifier", "VerifyingKey",
+        "__version__", "inspect",
     }  # fmt: skip
     for name in jwtseal.__all__:
         assert hasattr(jwtseal, name)

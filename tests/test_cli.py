@@ -15,6 +15,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from jwtseal import FileKeyStore, KeyRing, RotationPolicy, SigningKey
 from jwtseal.cli import main
 from tests.conftest import bound_socket
 
@@ -27,6 +28,9 @@ FORGED = (
 
 def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:  # noqa: A002
     return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+
+ED25519 = {"JWTSEAL_ALGORITHM": "EdDSA"}
 
 
 @pytest.fixture
@@ -158,7 +162,9 @@ def test_keys_rotate_promotes_next_and_keeps_old_tokens_valid(data_dir: str) -> 
     result = run("keys", "rotate", "--data-dir", data_dir)
     assert result.exit_code == 0
     assert "warning: the next key was published" in result.stderr
-    after = {row["kid"]: row for row in json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)}
+    after = {
+        row["kid"]: row for row in json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)
+    }
     assert after[before[1]["kid"]]["state"] == "current"
     assert after[before[0]["kid"]]["state"] == "retired"
     assert after[before[0]["kid"]]["removes"] is not None
@@ -176,6 +182,33 @@ def test_keys_rotate_does_not_warn_once_the_next_key_is_old_enough(data_dir: str
         time.sleep(1.1)
         result = run("keys", "rotate", "--data-dir", data_dir, env={"JWTSEAL_JWKS_MAX_AGE": "1"})
     assert "warning" not in result.stderr
+
+
+def test_keys_revoke_removes_a_key_and_warns_when_promoting_a_young_key(data_dir: str) -> None:
+    token = sign(data_dir, {})
+    rows = json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)
+    result = run("keys", "revoke", "--data-dir", data_dir, rows[0]["kid"])
+    assert result.exit_code == 0
+    assert "warning: the next key was published" in result.stderr
+    assert f"current key: {rows[1]['kid']}" in result.stdout
+    assert run("verify", token, "--data-dir", data_dir).stderr.startswith("unknown_kid: ")
+    upcoming = json.loads(run("keys", "list", "--json", "--data-dir", data_dir).stdout)[1]["kid"]
+    quiet = run("keys", "revoke", upcoming, "--data-dir", data_dir)
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+    unknown = run("keys", "revoke", "no-such-kid", "--data-dir", data_dir)
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("unknown_kid: ")
+
+
+def test_keys_revoke_takes_a_kid_that_starts_with_a_dash(tmp_path: Path) -> None:
+    keys = iter(SigningKey.generate("EdDSA") for _ in range(100_000))
+    dashed = next(key for key in keys if key.kid.startswith("-"))  # one in 64 thumbprints
+    made = iter([SigningKey.generate("EdDSA"), dashed])
+    KeyRing(FileKeyStore(tmp_path), RotationPolicy(algorithm="EdDSA"), make_key=lambda _: next(made)).view()
+    result = run("keys", "revoke", dashed.kid, "--data-dir", str(tmp_path), env=ED25519)
+    assert result.exit_code == 0, result.output
+    assert f"revoked: {dashed.kid}" in result.stdout
 
 
 def test_keys_jwks_prints_only_public_members(data_dir: str) -> None:
@@ -230,14 +263,15 @@ def test_serve_in_a_subprocess_prints_the_api_key_once_and_serves(tmp_path: Path
         process.wait(10)
         assert process.stdout is not None
         process.stdout.close()
-    again = subprocess.run(
-        [sys.executable, "-m", "jwtseal", "keys", "list", "--data-dir", str(data)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "API key" not in again.stdout
+    again = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert again.stdout is not None
+        assert again.stdout.readline().startswith("jwtseal: serving")  # no second API key
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(10) == 0
+        assert again.stdout is not None
+        again.stdout.close()
 
 
 def _wait_until_up(base: str) -> None:
@@ -250,3 +284,26 @@ def _wait_until_up(base: str) -> None:
             pass
         assert time.monotonic() < deadline, "service did not start"
         time.sleep(0.1)
+
+
+def test_serve_with_api_keys_from_the_environment_prints_none(tmp_path: Path) -> None:
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JWTSEAL_")}
+    env.update(JWTSEAL_API_KEYS="env-key", JWTSEAL_DATA_DIR=str(tmp_path / "data"))
+    command = [sys.executable, "-m", "jwtseal", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("jwtseal: serving http://127.0.0.1:")
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base)
+        answer = httpx.post(f"{base}/encode", json={}, headers={"authorization": "Bearer env-key"})
+        assert answer.status_code == 200
+        assert not (tmp_path / "data" / "api-keys.json").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
+        assert process.stdout is not None
+        process.stdout.close()

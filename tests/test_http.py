@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from typing import Any
 
@@ -102,7 +104,7 @@ def test_encode_keeps_a_client_exp_within_the_maximum(running: RunningService) -
 def test_encode_without_a_valid_bearer_key_is_unauthorized(
     running: RunningService, authorization: str | None
 ) -> None:
-    headers = {} if authorization is None else {"authorization": authorization.encode("latin-1")}
+    headers = {} if authorization is None else {b"authorization": authorization.encode("latin-1")}
     response = running.client.post("/encode", json={"groceryList": ["cookies"]}, headers=headers)
     assert_problem(response, 401, "unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"
@@ -124,13 +126,22 @@ def test_encode_refuses_invalid_time_claims(running: RunningService, claims: dic
     assert_problem(running.encode(claims), 400, "invalid_claim")
 
 
+def test_encode_refuses_a_lone_surrogate_without_a_500(running: RunningService) -> None:
+    response = running.client.post(
+        "/encode", content=b'{"x": "\\ud800"}', headers={"authorization": f"Bearer {API_KEY}"}
+    )
+    assert_problem(response, 400, "invalid_claim")
+    pair = running.client.post(
+        "/encode", content=b'{"x": "\\ud83d\\ude00"}', headers={"authorization": f"Bearer {API_KEY}"}
+    )
+    assert pair.status_code == 200
+
+
 @pytest.mark.parametrize(
     "body", [b"", b"not json", b"[1, 2]", b'"text"', b'{"a": 1, "a": 2}', b'{"x": NaN}', b"\xff"]
 )
 def test_encode_refuses_a_body_that_is_not_a_json_object(running: RunningService, body: bytes) -> None:
-    response = running.client.post(
-        "/encode", content=body, headers={"authorization": f"Bearer {API_KEY}"}
-    )
+    response = running.client.post("/encode", content=body, headers={"authorization": f"Bearer {API_KEY}"})
     assert_problem(response, 400, "invalid_request")
 
 
@@ -160,6 +171,26 @@ def test_streamed_body_within_the_limit_is_read_whole(running: RunningService) -
     response = running.client.post("/decode", content=chunks())
     assert response.status_code == 200
     assert response.json()["groceryList"] == ["milk", "eggs"]
+
+
+def test_body_arriving_in_pieces_is_read_whole(running: RunningService) -> None:
+    token = running.token()
+    body = json.dumps({"token": token}).encode()
+    host, port = running.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        head = f"POST /decode HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        conn.sendall(head.encode() + body[:20])
+        time.sleep(0.2)
+        conn.sendall(body[20:])
+        answer = b"".join(iter(lambda: conn.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b'"groceryList":["milk","eggs"]' in answer
+
+
+def test_api_keys_from_the_environment_are_accepted(start_service: StartService) -> None:
+    running = start_service(JWTSEAL_API_KEYS="first-key,second-key")
+    assert running.encode({}, key="second-key").status_code == 200
+    assert_problem(running.encode({}, key=API_KEY), 401, "unauthorized")
 
 
 def test_decode_verifies_with_the_service_own_keys(running: RunningService) -> None:
@@ -213,7 +244,9 @@ def test_decode_refuses_missing_or_mistyped_fields(running: RunningService, body
     assert_problem(running.client.post("/decode", json=body), 400, "invalid_request")
 
 
-@pytest.mark.parametrize("token", ["", "a.b", "a.b.c.d", "!!!.x.y", "e30.e30.", "e30.e30.e30"])
+@pytest.mark.parametrize(
+    "token", ["", "a.b", "a.b.c.d", "!!!.x.y", "e30.e30.", "e30.e30.e30", "e" * 5000 + ".e30.e30"]
+)
 def test_decode_refuses_garbage_tokens_without_a_500(running: RunningService, token: str) -> None:
     response = running.client.post("/decode", json={"token": token})
     assert response.status_code == 401
@@ -276,3 +309,53 @@ def test_service_signs_and_verifies_with_each_algorithm(start_service: StartServ
     assert running.client.post("/decode", json={"token": token}).status_code == 200
     keys = running.client.get("/.well-known/jwks.json").json()["keys"]
     assert {jwk["alg"] for jwk in keys} == {alg}
+
+
+def test_keys_lists_each_published_key_with_state_and_times(running: RunningService) -> None:
+    keys = running.client.get("/keys").json()["keys"]
+    assert [key["state"] for key in keys] == ["current", "next"]
+    jwks_kids = [jwk["kid"] for jwk in running.client.get("/.well-known/jwks.json").json()["keys"]]
+    assert [key["kid"] for key in keys] == jwks_kids
+    assert keys[0]["retires"] == keys[1]["activates"]
+    assert all(
+        set(key) == {"kid", "alg", "state", "created", "activates", "retires", "removes"} for key in keys
+    )
+
+
+def test_a_store_corrupted_while_running_keeps_the_last_good_keys(
+    running: RunningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = running.token()
+    keys = running.settings.data_dir / "keys.json"
+    good = keys.read_bytes()
+    keys.write_text("{ torn")
+    time.sleep(0.6)
+    with caplog.at_level("WARNING", logger="jwtseal.keyring"):
+        assert running.client.get("/healthz").status_code == 200
+        assert running.client.post("/decode", json={"token": running.token()}).status_code == 200
+    assert "serving the last good key set" in caplog.text
+    assert_problem(running.client.get("/readyz"), 503, "key_store_error")
+    assert keys.read_text() == "{ torn"
+    keys.write_bytes(good)
+    assert running.client.get("/readyz").status_code == 200
+    assert running.client.post("/decode", json={"token": token}).status_code == 200
+
+
+def test_due_rotation_on_a_corrupt_store_is_logged_and_retried(
+    start_service: StartService, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = start_service(JWTSEAL_ROTATION_PERIOD="2", JWTSEAL_JWKS_MAX_AGE="1")
+    first = running.service.keyring.view().keyset.current.kid
+    keys = running.settings.data_dir / "keys.json"
+    good = keys.read_bytes()
+    keys.write_text("{ torn")
+    with caplog.at_level("WARNING", logger="jwtseal.keys"):
+        deadline = time.monotonic() + 10
+        while "key maintenance failed" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    keys.write_bytes(good)
+    deadline = time.monotonic() + 10
+    while running.service.keyring.view().keyset.current.kid == first:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

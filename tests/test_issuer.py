@@ -89,7 +89,7 @@ def test_claims_must_be_a_mapping(keyring: KeyRing) -> None:
 
 @pytest.mark.parametrize(("ttl", "max_ttl", "leeway"), [(0, 10, 0), (20, 10, 0), (5, 10, -1)])
 def test_policy_refuses_impossible_lifetimes(ttl: int, max_ttl: int, leeway: int) -> None:
-    with pytest.raises(ValueError, match="token_ttl|leeway"):
+    with pytest.raises(ValueError, match=r"token_ttl|leeway"):
         ClaimsPolicy(issuer="i", token_ttl=ttl, max_token_ttl=max_ttl, leeway=leeway)
 
 

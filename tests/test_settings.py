@@ -66,6 +66,8 @@ def test_default_issuer_follows_host_and_port(host: str, port: int, issuer: str)
         ("JWTSEAL_TOKEN_TTL", "soon"),
         ("JWTSEAL_LEEWAY", "-1"),
         ("JWTSEAL_ROTATION_PERIOD", "-5"),
+        ("JWTSEAL_TRUSTED_JWKS_URIS", "http://user@127.0.0.1/"),
+        ("JWTSEAL_TRUSTED_JWKS_URIS", "ftp://127.0.0.1/"),
     ],
 )
 def test_invalid_values_name_their_variable(variable: str, value: str) -> None:
@@ -83,3 +85,8 @@ def test_repr_hides_api_keys() -> None:
     assert "super-secret-key" not in shown
     assert "**********" in shown
     assert "api_keys=()" in repr(Settings.load({}))
+
+
+def test_jwks_max_age_may_not_exceed_the_rotation_period() -> None:
+    with pytest.raises(SettingsError, match="JWTSEAL_JWKS_MAX_AGE"):
+        Settings.load({"JWTSEAL_ROTATION_PERIOD": "100", "JWTSEAL_JWKS_MAX_AGE": "101"})

@@ -5,6 +5,7 @@ verifies, :class:`KeyRing` holds and rotates keys in a :class:`KeyStore`.
 """
 
 from ._algorithms import SUPPORTED_ALGORITHMS
+from ._netguard import AddressGuard
 from .apikeys import ApiKeys
 from .claims import Claims, ClaimsPolicy
 from .errors import (
@@ -36,7 +37,9 @@ from .issuer import IssuedToken, Issuer
 from .jwks import PublicKeySet
 from .keyring import KeyRing, KeyRingView
 from .keys import SigningKey, VerifyingKey
-from .keyset import KeyRecord, KeySet, KeyState, RotationPolicy
+from .keyset import KeyRecord, KeySet, KeyState
+from .remote import RemoteEvent, RemoteJWKS, RemoteStats
+from .rotation import RotationPolicy
 from .service import Service
 from .settings import Settings, SettingsError
 from .stores import FileKeyStore, KeyStore
@@ -46,6 +49,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
+    "AddressGuard",
     "AlgNotAllowed",
     "ApiKeys",
     "BadSignature",
@@ -77,6 +81,9 @@ __all__ = [
     "NotYetValid",
     "PayloadTooLarge",
     "PublicKeySet",
+    "RemoteEvent",
+    "RemoteJWKS",
+    "RemoteStats",
     "RequestError",
     "ReservedClaim",
     "RotationPolicy",

@@ -7,19 +7,24 @@ Here every input has exactly one spelling.
 
 from __future__ import annotations
 
-import base64
-import re
+import binascii
 from typing import Final
 
 _ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VALUE: Final = {char: index for index, char in enumerate(_ALPHABET)}
-_SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+_FROM_STANDARD: Final = bytes.maketrans(b"+/", b"-_")
+_PADDING: Final = (b"", b"", b"==", b"=")
 # Unused low bits of the last character, by the segment's length modulo 4.
 _SPARE_BITS_MASK: Final = {0: 0, 2: 0b1111, 3: 0b11}
 
 
+def b64url_encode_bytes(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_FROM_STANDARD).rstrip(b"=")
+
+
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return b64url_encode_bytes(data).decode("ascii")
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -29,9 +34,14 @@ def b64url_decode(segment: str) -> bytes:
         ValueError: a foreign character, padding, an impossible length or
             non-zero spare bits.
     """
-    mask = _SPARE_BITS_MASK.get(len(segment) % 4)
-    if mask is None or not _SEGMENT.fullmatch(segment):
+    data = segment.encode("ascii")  # UnicodeEncodeError is a ValueError
+    # "+", "/" and "=" are deleted, so a changed length means one was there;
+    # strict mode refuses every other character outside the alphabet.
+    standard = data.translate(_TO_STANDARD, b"+/=")
+    mask = _SPARE_BITS_MASK.get(len(data) % 4)
+    if mask is None or len(standard) != len(data):
         raise ValueError("not canonical base64url")
+    decoded = binascii.a2b_base64(standard + _PADDING[len(data) % 4], strict_mode=True)
     if mask and _VALUE[segment[-1]] & mask:
         raise ValueError("not canonical base64url")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return decoded

@@ -43,7 +43,10 @@ def loads_object(data: bytes) -> dict[str, Any]:
             non-finite number.
     """
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        value, end = _DECODER.raw_decode(text) if text[:1] == "{" else (None, -1)
+        if end != len(text):  # whitespace around it, or not an object: the full path decides
+            value = _DECODER.decode(text)
     except RecursionError as exc:
         raise ValueError("too deeply nested") from exc
     if not isinstance(value, dict):
@@ -51,6 +54,13 @@ def loads_object(data: bytes) -> dict[str, Any]:
     return value
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps_compact(value: Any) -> bytes:
-    """Serialize without whitespace, refusing NaN and infinities."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Serialize without whitespace, refusing NaN and infinities.
+
+    Raises:
+        ValueError: NaN or an infinity, or a lone surrogate (not UTF-8).
+    """
+    return _ENCODER.encode(value).encode()

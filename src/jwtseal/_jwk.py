@@ -174,7 +174,10 @@ def algorithm_for(jwk: dict[str, Any]) -> Algorithm:
         InvalidKey: an ``alg`` jwtseal does not support, or none and a key
             type that implies none.
     """
-    alg = jwk.get("alg", _IMPLIED_ALG.get((jwk.get("kty"), jwk.get("crv"))))
+    alg = jwk.get("alg")
+    if "alg" not in jwk:
+        kty, crv = jwk.get("kty"), jwk.get("crv")
+        alg = _IMPLIED_ALG.get((kty, crv)) if isinstance(kty, str) and isinstance(crv, str | None) else None
     if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise InvalidKey("The JWK's algorithm is missing or not supported.")
     return ALGORITHMS[alg]

@@ -95,7 +95,3 @@ def parse_claims(jws: CompactJws) -> dict[str, Any]:
 def encode_header(alg: str, kid: str) -> str:
     """The header segment of every token a key signs, computed once per key."""
     return b64url_encode(dumps_compact({"alg": alg, "kid": kid, "typ": "JWT"}))
-
-
-def encode_payload(claims: dict[str, Any]) -> str:
-    return b64url_encode(dumps_compact(claims))

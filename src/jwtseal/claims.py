@@ -6,11 +6,12 @@ place and tested with an injected ``now``.
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ._b64 import b64url_encode
 from .errors import (
     Expired,
     InvalidAudience,
@@ -27,6 +28,7 @@ __all__ = ["Claims", "ClaimsPolicy"]
 Claims = dict[str, Any]
 RESERVED_CLAIMS: Final = ("iss", "iat", "jti")
 TIME_CLAIMS: Final = ("exp", "nbf", "iat")
+_RESERVED: Final = frozenset(RESERVED_CLAIMS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +54,8 @@ class ClaimsPolicy:
             InvalidClaim: ``exp`` or ``nbf`` is not a number, or ``exp`` has passed.
             TtlTooLong: ``exp`` lies beyond the maximum token lifetime.
         """
-        reserved = [name for name in RESERVED_CLAIMS if name in claims]
-        if reserved:
+        if not _RESERVED.isdisjoint(claims):
+            reserved = [name for name in RESERVED_CLAIMS if name in claims]
             raise ReservedClaim(f"The server sets {', '.join(reserved)}; do not send it.")
         for name in ("exp", "nbf"):
             if name in claims and not _is_number(claims[name]):
@@ -69,7 +71,7 @@ class ClaimsPolicy:
 
 def new_jti() -> str:
     """128 random bits: unique without coordination between processes."""
-    return secrets.token_urlsafe(16)
+    return b64url_encode(os.urandom(16))
 
 
 def _is_number(value: object) -> bool:

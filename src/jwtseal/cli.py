@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
+import tempfile
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -22,9 +24,9 @@ from ._json import loads_object
 from .apikeys import ApiKeys
 from .errors import InvalidRequest, JwtsealError
 from .jwks import PublicKeySet
-from .keyset import KeyRecord
-from .service import Service
-from .settings import Settings, SettingsError
+from .logs import configure_logging
+from .service import Service, remote_jwks
+from .settings import Settings, SettingsError, settings_help
 from .verifier import Verifier, inspect
 
 P = ParamSpec("P")
@@ -69,17 +71,35 @@ def main() -> None:
     """Issue JSON Web Tokens anyone can verify, and verify anyone's."""
 
 
-@main.command()
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@main.command(epilog="\b\nSettings (flag, else environment, else default):\n" + settings_help())
 @click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port to listen on [default: 8000].")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes sharing the key store [default: the number of available cores].",
+)
 @data_dir_option
 @_fail_cleanly
-def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, data_dir: Path | None) -> None:
     """Start the HTTP service."""
     import uvicorn  # noqa: PLC0415 - only serve needs the server
 
     from .http import create_app  # noqa: PLC0415
 
+    # SIGTERM before the server runs exits at once; once it runs, uvicorn drains
+    # in-flight requests and then re-raises the signal to this handler: exit 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    configure_logging()
     settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
     service = Service.open(settings)
     if settings.api_keys:
@@ -88,9 +108,24 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
         api_keys, new_key = ApiKeys.from_store(service.keyring.store)
         if new_key is not None:
             click.echo(f"jwtseal: API key for POST /encode (shown once, only its hash is kept): {new_key}")
-    app = create_app(settings, service=service, api_keys=api_keys)
-    click.echo(f"jwtseal: serving {settings.issuer} (JWKS at {settings.jwks_uri})")
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
+    workers = workers or _available_cores()
+    click.echo(f"jwtseal: serving {settings.issuer} with {workers} worker(s); JWKS at {settings.jwks_uri}")
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False}
+    options.update(log_level="warning", timeout_graceful_shutdown=10)
+    if workers == 1:
+        uvicorn.run(create_app(settings, service=service, api_keys=api_keys), **options)
+    else:
+        _run_workers(settings, workers, options)
+
+
+def _run_workers(settings: Settings, workers: int, options: dict[str, Any]) -> None:
+    """Each worker builds the same service from the environment set here."""
+    import uvicorn  # noqa: PLC0415
+
+    os.environ.update(JWTSEAL_DATA_DIR=str(settings.data_dir.resolve()), JWTSEAL_ISSUER=settings.issuer)
+    with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+        uvicorn.run("jwtseal.http.worker:create_worker_app", factory=True, workers=workers, **options)
 
 
 @main.command()
@@ -122,19 +157,13 @@ def verify(
         claims = _service(data_dir=data_dir).verifier.verify(token, audience=audience, issuer=issuer)
     elif jwks.startswith(("http://", "https://")):
         settings = Settings.load(os.environ, data_dir=data_dir)
-        claims = asyncio.run(_verify_remote(settings, token, jwks, audience, issuer))
+        remote = remote_jwks(settings).verify(
+            token, jwks, now=time.time(), leeway=settings.leeway, audience=audience, issuer=issuer
+        )
+        claims = asyncio.run(remote)
     else:
         claims = Verifier(_read_jwks_file(Path(jwks))).verify(token, audience=audience, issuer=issuer)
     _echo_json(claims)
-
-
-async def _verify_remote(
-    settings: Settings, token: str, uri: str, audience: str | None, issuer: str | None
-) -> dict[str, Any]:
-    from .service import remote_verifier  # noqa: PLC0415
-
-    async with remote_verifier(settings) as remote:
-        return await remote.verify(token, uri, leeway=settings.leeway, audience=audience, issuer=issuer)
 
 
 def _read_jwks_file(path: Path) -> PublicKeySet:
@@ -160,29 +189,13 @@ def keys() -> None:
     """List, rotate and publish the signing keys."""
 
 
-def _when(timestamp: int | None) -> str | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
-
-
-def _describe(record: KeyRecord) -> dict[str, Any]:
-    return {
-        "kid": record.kid,
-        "alg": record.public.alg,
-        "state": record.state,
-        "created": _when(record.created_at),
-        "activates": _when(record.activates_at),
-        "retires": _when(record.retires_at),
-        "removes": _when(record.removes_at),
-    }
-
-
 @keys.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @data_dir_option
 @_fail_cleanly
 def list_keys(as_json: bool, data_dir: Path | None) -> None:
     """Show each key's kid, algorithm, state and times."""
-    rows = [_describe(r) for r in _service(data_dir=data_dir).keyring.view().keyset.keys]
+    rows = [r.describe() for r in _service(data_dir=data_dir).keyring.view().keyset.keys]
     if as_json:
         _echo_json(rows)
         return
@@ -192,14 +205,9 @@ def list_keys(as_json: bool, data_dir: Path | None) -> None:
         click.echo("  ".join(str(row[name] or "-") for name in columns))
 
 
-@keys.command()
-@data_dir_option
-@_fail_cleanly
-def rotate(data_dir: Path | None) -> None:
-    """Promote the next key now; retire the current one; make a new next key."""
-    service = _service(data_dir=data_dir)
-    before = service.keyring.view().keyset.next
-    published_for = service.keyring.now() - before.created_at
+def _warn_if_next_key_is_young(service: Service) -> None:
+    upcoming = service.keyring.view().keyset.next
+    published_for = service.keyring.now() - upcoming.created_at
     if published_for < service.settings.jwks_max_age:
         click.echo(
             f"warning: the next key was published {published_for} s ago, less than the JWKS "
@@ -207,8 +215,30 @@ def rotate(data_dir: Path | None) -> None:
             "refuse new tokens until they refetch.",
             err=True,
         )
+
+
+@keys.command()
+@data_dir_option
+@_fail_cleanly
+def rotate(data_dir: Path | None) -> None:
+    """Promote the next key now; retire the current one; make a new next key."""
+    service = _service(data_dir=data_dir)
+    _warn_if_next_key_is_young(service)
     keyset = service.keyring.rotate()
     click.echo(f"current key: {keyset.current.kid}\nnext key: {keyset.next.kid}")
+
+
+@keys.command(context_settings={"ignore_unknown_options": True})
+@click.argument("kid")
+@data_dir_option
+@_fail_cleanly
+def revoke(kid: str, data_dir: Path | None) -> None:
+    """Emergency: KID leaves the JWKS now and tokens it signed stop verifying."""
+    service = _service(data_dir=data_dir)
+    if kid == service.keyring.view().keyset.current.kid:
+        _warn_if_next_key_is_young(service)
+    keyset = service.keyring.revoke(kid)
+    click.echo(f"revoked: {kid}\ncurrent key: {keyset.current.kid}\nnext key: {keyset.next.kid}")
 
 
 @keys.command(name="jwks")

@@ -7,10 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._b64 import b64url_encode
-from ._jws import encode_payload
+from ._b64 import b64url_encode_bytes
+from ._json import dumps_compact
 from .claims import Claims, ClaimsPolicy
+from .errors import InvalidClaim
 from .keyring import KeyRing
+from .keys import SigningKey
 
 __all__ = ["IssuedToken", "Issuer"]
 
@@ -42,17 +44,26 @@ class Issuer:
 
         Raises:
             TypeError: ``claims`` is not a mapping.
-            ReservedClaim, InvalidClaim, TtlTooLong: see :meth:`ClaimsPolicy.issue`.
+            ReservedClaim, InvalidClaim, TtlTooLong: see :meth:`ClaimsPolicy.issue`;
+                InvalidClaim also for text that is not valid Unicode.
             KeyStoreError: the key store is unreadable or corrupt.
         """
-        if not isinstance(claims, Mapping):
-            raise TypeError("claims must be a mapping of claim names to values")
-        full = self.policy.issue(claims, self._clock())
-        key = self.keyring.view().signing_key
-        signing_input = f"{key.header_segment}.{encode_payload(full)}"
-        signature = b64url_encode(key.sign(signing_input.encode("ascii")))
-        return IssuedToken(f"{signing_input}.{signature}", full, key.kid, key.alg)
+        token, full, key = self._sign(claims)
+        return IssuedToken(token, full, key.kid, key.alg)
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """The compact token for ``claims``; see :meth:`issue`."""
-        return self.issue(claims).token
+        return self._sign(claims)[0]
+
+    def _sign(self, claims: Mapping[str, Any]) -> tuple[str, Claims, SigningKey]:
+        if not isinstance(claims, Mapping):
+            raise TypeError("claims must be a mapping of claim names to values")
+        full = self.policy.issue(claims, self._clock())
+        try:
+            payload = dumps_compact(full)
+        except ValueError as exc:  # a lone surrogate: not encodable as UTF-8
+            raise InvalidClaim("The claims contain text that is not valid Unicode.") from exc
+        key = self.keyring.view().signing_key
+        signing_input = key.header_prefix + b64url_encode_bytes(payload)
+        token = signing_input + b"." + b64url_encode_bytes(key.sign(signing_input))
+        return token.decode("ascii"), full, key

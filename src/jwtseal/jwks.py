@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from .errors import InvalidKey, JwksUnavailable
 from .keys import VerifyingKey
 
-__all__ = ["PublicKeySet"]
+__all__ = ["MAX_KEYS", "PublicKeySet"]
+
+MAX_KEYS: Final = 100
+"""More keys than any real issuer publishes; bounds the memory of a cached set."""
 
 
 class PublicKeySet:
@@ -33,6 +36,8 @@ class PublicKeySet:
         entries = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(entries, list):
             raise JwksUnavailable('The JWKS is not a {"keys": [...]} key set.')
+        if len(entries) > MAX_KEYS:
+            raise JwksUnavailable(f"The JWKS has more than {MAX_KEYS} keys.")
         usable = [key for key in map(_usable, entries) if key is not None]
         counts = Counter(key.kid for key in usable)
         return cls({key.kid: key for key in usable if counts[key.kid] == 1})

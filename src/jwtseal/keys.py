@@ -45,6 +45,9 @@ class VerifyingKey:
             InvalidKey: unsupported algorithm or key type, weak RSA key, bad
                 numbers, or a ``kid`` that is missing or not a string.
         """
+        key_ops = jwk.get("key_ops")
+        if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+            raise InvalidKey("The JWK's key_ops do not allow verification.")
         algorithm = algorithm_for(jwk)
         key = load_public(jwk, algorithm)
         kid = jwk.get("kid", thumbprint(key))
@@ -79,6 +82,7 @@ class SigningKey:
     _key: PrivateKey = field(compare=False)
     public: VerifyingKey = field(compare=False)
     header_segment: str = field(compare=False)
+    header_prefix: bytes = field(compare=False)  # header_segment + ".", ready to sign after
 
     @property
     def alg(self) -> str:
@@ -113,7 +117,8 @@ class SigningKey:
         public_key = key.public_key()
         kid = thumbprint(public_key)
         public = VerifyingKey(kid, algorithm, public_key)
-        return cls(kid, algorithm, key, public, encode_header(algorithm.name, kid))
+        header = encode_header(algorithm.name, kid)
+        return cls(kid, algorithm, key, public, header, f"{header}.".encode("ascii"))
 
     def sign(self, signing_input: bytes) -> bytes:
         return self.algorithm.sign(self._key, signing_input)

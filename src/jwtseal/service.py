@@ -6,18 +6,30 @@ settings here, so none of them wires the library differently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+from ._netguard import AddressGuard
 from .claims import ClaimsPolicy
 from .issuer import Issuer
 from .keyring import KeyRing
-from .keyset import RotationPolicy
+from .remote import RemoteEvent, RemoteJWKS
+from .rotation import RotationPolicy
 from .settings import Settings
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
 from .verifier import Verifier
 
-__all__ = ["Service"]
+__all__ = ["Service", "remote_jwks"]
+
+RemoteEventHook = Callable[[RemoteEvent, str], None]
+
+
+def remote_jwks(settings: Settings, on_event: RemoteEventHook | None = None) -> RemoteJWKS:
+    """The remote JWKS verifier, guarded by ``JWTSEAL_TRUSTED_JWKS_URIS``."""
+    return RemoteJWKS(guard=AddressGuard(settings.trusted_jwks_uris), on_event=on_event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +38,15 @@ class Service:
     keyring: KeyRing
     issuer: Issuer
     verifier: Verifier
+    remote: RemoteJWKS = field(compare=False)
 
     @classmethod
-    def open(cls, settings: Settings, store: KeyStore | None = None) -> Service:
+    def open(
+        cls,
+        settings: Settings,
+        store: KeyStore | None = None,
+        on_remote_event: RemoteEventHook | None = None,
+    ) -> Service:
         """Wire the library for ``settings``; the key set is created when missing.
 
         Raises:
@@ -49,4 +67,19 @@ class Service:
             max_token_ttl=settings.max_token_ttl,
             leeway=settings.leeway,
         )
-        return cls(settings, keyring, Issuer(keyring, claims), Verifier(keyring, leeway=settings.leeway))
+        verifier = Verifier(keyring, leeway=settings.leeway)
+        return cls(
+            settings, keyring, Issuer(keyring, claims), verifier, remote_jwks(settings, on_remote_event)
+        )
+
+    async def verify_remote(
+        self, token: str, jwks_uri: str, *, audience: str | None = None, issuer: str | None = None
+    ) -> dict[str, Any]:
+        """Verify against the JWKS at ``jwks_uri`` (cached, guarded against SSRF).
+
+        Raises:
+            TokenError, JwksUriNotAllowed, JwksUnavailable: see :class:`RemoteJWKS`.
+        """
+        return await self.remote.verify(
+            token, jwks_uri, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
+        )

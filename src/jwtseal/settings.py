@@ -1,7 +1,8 @@
 """Settings, read once at the edge: command flag, else environment, else default.
 
 Library classes never read ``os.environ``; the edges build a :class:`Settings`
-from their flags and the environment they are handed.
+from their flags and the environment they are handed. :data:`SETTINGS` is the
+one table of variables: ``jwtseal serve --help`` and the README show it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from ._algorithms import ALGORITHMS
+from ._netguard import AddressGuard
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["SETTINGS", "Setting", "Settings", "SettingsError"]
 
-T = TypeVar("T")
+DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
 
 
@@ -23,16 +25,96 @@ class SettingsError(ValueError):
     """A setting has a value jwtseal cannot use; the message names the variable."""
 
 
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment variable: the field it fills, how to parse it, its default."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    meaning: str
+    shown_default: str
+
+    @property
+    def variable(self) -> str:
+        return f"JWTSEAL_{self.name.upper()}"
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _trusted_prefixes(value: str) -> tuple[str, ...]:
+    prefixes = _split(value)
+    AddressGuard(prefixes)  # raises ValueError naming the bad prefix
+    return prefixes
+
+
+def _algorithm(value: str) -> str:
+    if value not in ALGORITHMS:
+        raise ValueError(f"choose one of {', '.join(ALGORITHMS)}")
+    return value
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number of seconds")
+    return number
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must not be negative")
+    return number
+
+
+SETTINGS: Final = (
+    Setting("data_dir", Path, Path(".jwtseal"), "where the embedded file store keeps keys", "./.jwtseal"),
+    Setting("issuer", str, None, "the iss claim and the discovery issuer", "http://HOST:PORT"),
+    Setting(
+        "algorithm",
+        _algorithm,
+        "RS256",
+        "signing algorithm of new keys: RS256 (RSA 2048), PS256, ES256, ES384, EdDSA (Ed25519)",
+        "RS256",
+    ),
+    Setting("token_ttl", _positive, 86_400, "seconds from iat to exp when the client sets no exp", "86400"),
+    Setting("max_token_ttl", _positive, 86_400, "the longest lifetime a client may ask for", "86400"),
+    Setting(
+        "api_keys",
+        _split,
+        (),
+        "comma-separated bearer keys allowed to call POST /encode",
+        "one generated on first start, printed once, only its hash kept",
+    ),
+    Setting(
+        "trusted_jwks_uris",
+        _trusted_prefixes,
+        (),
+        "comma-separated URI prefixes POST /decode may fetch (plain http and private addresses then allowed)",
+        "any https URI whose host resolves only to public addresses",
+    ),
+    Setting("leeway", _non_negative, 60, "seconds of clock skew allowed on exp, nbf, iat", "60"),
+    Setting("rotation_period", _positive, 2_592_000, "seconds between automatic rotations", "2592000"),
+    Setting("jwks_max_age", _positive, 300, "Cache-Control max-age of the JWKS, in seconds", "300"),
+)
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL a local client reaches the service at: the default issuer."""
+    host = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison, not a bind
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
+    host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     data_dir: Path = Path(".jwtseal")
-    issuer: str = f"http://localhost:{DEFAULT_PORT}"
+    issuer: str = base_url(DEFAULT_HOST, DEFAULT_PORT)
     algorithm: str = "RS256"
     token_ttl: int = 86_400
     max_token_ttl: int = 86_400
@@ -58,61 +140,30 @@ class Settings:
             SettingsError: a value is not valid; the message names its source.
         """
         given = {name: value for name, value in flags.items() if value is not None}
-
-        def pick(name: str, parse: Callable[[str], T], default: T) -> T:
-            if name in given:
-                return given[name]  # type: ignore[no-any-return]
-            variable = f"JWTSEAL_{name.upper()}"
-            if variable not in environ:
-                return default
-            try:
-                return parse(environ[variable])
-            except ValueError as exc:
-                raise SettingsError(f"{variable}={environ[variable]!r} is not valid: {exc}") from exc
-
-        host = given.get("host", "127.0.0.1")
-        port = int(given.get("port", DEFAULT_PORT))
-        settings = cls(
-            host=host,
-            port=port,
-            data_dir=pick("data_dir", Path, Path(".jwtseal")),
-            issuer=pick("issuer", str, base_url(host, port)),
-            algorithm=pick("algorithm", _algorithm, "RS256"),
-            token_ttl=pick("token_ttl", _positive, 86_400),
-            max_token_ttl=pick("max_token_ttl", _positive, 86_400),
-            api_keys=pick("api_keys", _split, ()),
-            trusted_jwks_uris=pick("trusted_jwks_uris", _split, ()),
-            leeway=pick("leeway", _non_negative, 60),
-            rotation_period=pick("rotation_period", _positive, 2_592_000),
-            jwks_max_age=pick("jwks_max_age", _positive, 300),
-        )
+        host, port = given.pop("host", DEFAULT_HOST), int(given.pop("port", DEFAULT_PORT))
+        values = {setting.name: _pick(setting, given, environ) for setting in SETTINGS}
+        if values["issuer"] is None:
+            values["issuer"] = base_url(host, port)
+        settings = cls(host=host, port=port, **values)
         if settings.token_ttl > settings.max_token_ttl:
             raise SettingsError("JWTSEAL_TOKEN_TTL must not exceed JWTSEAL_MAX_TOKEN_TTL.")
+        if settings.jwks_max_age > settings.rotation_period:
+            raise SettingsError("JWTSEAL_JWKS_MAX_AGE must not exceed JWTSEAL_ROTATION_PERIOD.")
         return settings
 
 
-def base_url(host: str, port: int) -> str:
-    """The URL a local client reaches the service at: the default issuer."""
-    host = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison, not a bind
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{port}"
+def _pick(setting: Setting, given: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    if setting.name in given:
+        return given[setting.name]
+    raw = environ.get(setting.variable)
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{setting.variable}={raw!r} is not valid: {exc}") from exc
 
 
-def _algorithm(value: str) -> str:
-    if value not in ALGORITHMS:
-        raise ValueError(f"choose one of {', '.join(ALGORITHMS)}")
-    return value
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number <= 0:
-        raise ValueError("must be a positive whole number of seconds")
-    return number
-
-
-def _non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must not be negative")
-    return number
+def settings_help() -> str:
+    """The settings table for ``--help``: variable, meaning, default."""
+    return "\n".join(f"{s.variable}: {s.meaning} [default: {s.shown_default}]" for s in SETTINGS)

@@ -8,6 +8,7 @@ lookup, so junk never causes a fetch) → ``unknown_kid`` → ``alg_not_allowed`
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ class UnverifiedToken:
 
     @property
     def header(self) -> dict[str, Any]:
-        return dict(self.jws.header.members)
+        """A deep copy: the parsed header is cached and shared between calls."""
+        return copy.deepcopy(dict(self.jws.header.members))
 
     @property
     def kid(self) -> str:

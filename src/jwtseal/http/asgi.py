@@ -8,7 +8,9 @@ small layer instead of a framework.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -66,15 +68,17 @@ class Request:
 
 @dataclass(slots=True)
 class Response:
+    """An answer, plus ``facts`` about it (problem ``code``, ``kid``, ``alg``) for logs and metrics."""
+
     status: int
     body: bytes
     content_type: bytes = JSON
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def problem(cls, answer: Problem, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-        status, body = answer
-        return cls(status, body, PROBLEM_JSON, headers or [])
+        return cls(answer.status, answer.body, PROBLEM_JSON, headers or [], {"code": answer.code})
 
     async def send(self, send: Send) -> None:
         headers = [(b"content-type", self.content_type), *self.headers]
@@ -83,20 +87,39 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+Observer = Callable[[str, str, Response, float], None]
+"""Called after every request with (route, method, response, seconds)."""
+UNMATCHED: Final = "unmatched"
 
 
 class Router:
-    """Exact-path routing to one handler per method; 404 and 405 as problems."""
+    """Exact-path routing to one handler per method; 404 and 405 as problems.
 
-    def __init__(self, routes: Mapping[str, Mapping[str, Handler]]) -> None:
+    ``background`` coroutines run for the life of the server (started by the
+    ASGI lifespan, cancelled at shutdown): work kept off the request path.
+    ``observers`` see every answered request (logs, metrics); unknown paths
+    are reported as one route, so random URLs cannot grow label sets.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Mapping[str, Handler]],
+        background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self._routes = {path: dict(methods) for path, methods in routes.items()}
+        self._background = tuple(background)
+        self._observers = tuple(observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
-        methods = self._routes.get(scope["path"])
+        started = time.perf_counter()
+        route = scope["path"]
+        methods = self._routes.get(route)
         if methods is None:
+            route = UNMATCHED
             response = Response.problem(problem(404, "not_found", "There is nothing at this path."))
         elif (handler := methods.get(scope["method"])) is None:
             allow = ", ".join(methods).encode()
@@ -105,6 +128,23 @@ class Router:
         else:
             response = await _handle(handler, Request(scope, receive))
         await response.send(send)
+        elapsed = time.perf_counter() - started
+        for observe in self._observers:
+            observe(route, scope["method"], response, elapsed)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                tasks = [asyncio.create_task(job()) for job in self._background]
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 async def _handle(handler: Handler, request: Request) -> Response:
@@ -118,13 +158,3 @@ async def _handle(handler: Handler, request: Request) -> Response:
         return Response.problem(problem_for(exc), [(b"www-authenticate", b"Bearer")])
     except JwtsealError as exc:
         return Response.problem(problem_for(exc))
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        else:
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -92,6 +92,26 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/keys": {
+                "get": {
+                    "summary": "Every published key with its state and times",
+                    "responses": {"200": _json({"type": "object"}, "The keys")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: keys loaded, store readable, a signature round trip",
+                    "responses": {"200": _json({"type": "object"}, "Ready"), "5XX": _PROBLEM},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {"description": "Text exposition format", "content": {"text/plain": {}}}
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness: the service can sign and serve its JWKS",

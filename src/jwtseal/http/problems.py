@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..errors import JwtsealError
 
-__all__ = ["STATUS_BY_CODE", "problem", "problem_for"]
+__all__ = ["STATUS_BY_CODE", "Problem", "problem", "problem_for"]
 
 STATUS_BY_CODE: Final = MappingProxyType(
     {
@@ -40,7 +40,11 @@ STATUS_BY_CODE: Final = MappingProxyType(
     }
 )
 
-Problem = tuple[int, bytes]
+
+class Problem(NamedTuple):
+    status: int
+    code: str
+    body: bytes
 
 
 def problem(status: int, code: str, detail: str) -> Problem:
@@ -52,7 +56,7 @@ def problem(status: int, code: str, detail: str) -> Problem:
         "detail": detail,
         "code": code,
     }
-    return status, json.dumps(body).encode()
+    return Problem(status, code, json.dumps(body).encode())
 
 
 def problem_for(error: JwtsealError) -> Problem:

@@ -45,6 +45,7 @@ class FileKeyStore(KeyStore):
         fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._remove_torn_writes()
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -63,7 +64,7 @@ class FileKeyStore(KeyStore):
     def revision(self) -> Hashable:
         try:
             stat = self._keys.stat()
-        except FileNotFoundError:
+        except OSError:  # missing or unreachable: load() tells which
             return None
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
@@ -79,6 +80,15 @@ class FileKeyStore(KeyStore):
     def save_api_key_hashes(self, hashes: list[str]) -> None:
         self._ensure_directory()
         _write_atomically(self._api_keys, json.dumps({"sha256": hashes}).encode(), PRIVATE)
+
+    def _remove_torn_writes(self) -> None:
+        """Delete temp files of writers that died mid-write: they may hold private keys.
+
+        Writers hold the lock, so under the lock every temp file is orphaned.
+        """
+        for target in (self._keys, self._api_keys, self._jwks):
+            for orphan in self.directory.glob(f".{target.name}.*"):
+                orphan.unlink(missing_ok=True)
 
     def _ensure_directory(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -1,0 +1,149 @@
+"""The handlers: parse the request, call the library, render the answer.
+
+No crypto, claims policy or caching lives here; ``facts`` on each response
+(``kid``, ``alg``) feed the access log and the metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import __version__
+from .._json import loads_object
+from .._jws import parse_header
+from ..apikeys import ApiKeys
+from ..errors import InvalidRequest, KeyStoreError, Unauthorized
+from ..service import Service
+from .asgi import Request, Response
+from .metrics import CONTENT_TYPE, Metrics
+from .openapi import openapi_document
+
+__all__ = ["Endpoints"]
+
+_PROBE = b"jwtseal readiness probe"
+
+
+def _json_response(value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
+    return Response(200, json.dumps(value, separators=(",", ":")).encode(), headers=headers or [])
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        InvalidRequest: not JSON, or not an object.
+    """
+    try:
+        return loads_object(await request.body())
+    except ValueError as exc:
+        raise InvalidRequest("The body must be a JSON object.") from exc
+
+
+def _optional_string(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"{name!r} must be a string.")
+    return value
+
+
+def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if if_none_match is None:
+        return False
+    candidates = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
+    return etag in candidates or b"*" in candidates
+
+
+class Endpoints:
+    """The handlers of one service; each is an ``async (Request) -> Response``."""
+
+    def __init__(self, service: Service, api_keys: ApiKeys, metrics: Metrics) -> None:
+        self.service = service
+        self.api_keys = api_keys
+        self.metrics = metrics
+        self.cache_control = f"public, max-age={service.settings.jwks_max_age}".encode()
+        self.openapi = json.dumps(openapi_document(__version__)).encode()
+
+    async def jwks(self, request: Request) -> Response:
+        view = self.service.keyring.view()
+        etag = view.etag.encode()
+        headers = [(b"cache-control", self.cache_control), (b"etag", etag)]
+        if _etag_matches(request.header(b"if-none-match"), etag):
+            return Response(304, b"", headers=headers)
+        return Response(200, view.jwks_json, headers=headers)
+
+    async def openid_configuration(self, request: Request) -> Response:
+        settings = self.service.settings
+        keys = self.service.keyring.view().keyset.keys
+        document = {
+            "issuer": settings.issuer,
+            "jwks_uri": settings.jwks_uri,
+            "id_token_signing_alg_values_supported": sorted({record.public.alg for record in keys}),
+        }
+        return _json_response(document, [(b"cache-control", self.cache_control)])
+
+    async def encode(self, request: Request) -> Response:
+        self._authorize(request.header(b"authorization"))
+        issued = self.service.issuer.issue(await _json_object(request))
+        claims = issued.claims
+        body = {
+            "token": issued.token,
+            "kid": issued.kid,
+            "alg": issued.alg,
+            "exp": claims["exp"],
+            "jti": claims["jti"],
+        }
+        response = _json_response(body)
+        response.facts.update(kid=issued.kid, alg=issued.alg)
+        return response
+
+    async def decode(self, request: Request) -> Response:
+        body = await _json_object(request)
+        token = body.get("token")
+        if not isinstance(token, str):
+            raise InvalidRequest("'token' is required and must be a string.")
+        jwks_uri = _optional_string(body, "jwksUri")
+        audience = _optional_string(body, "audience")
+        issuer = _optional_string(body, "issuer")
+        if jwks_uri is None or jwks_uri == self.service.settings.jwks_uri:
+            claims = self.service.verifier.verify(token, audience=audience, issuer=issuer)
+        else:
+            claims = await self.service.verify_remote(token, jwks_uri, audience=audience, issuer=issuer)
+        response = _json_response(claims)
+        header = parse_header(token.partition(".")[0])  # cached, and valid: it just verified
+        response.facts.update(kid=header.kid, alg=header.alg)
+        return response
+
+    async def keys(self, request: Request) -> Response:
+        """Public facts about every published key: what ``jwtseal keys list`` shows."""
+        records = self.service.keyring.view().keyset.keys
+        return _json_response({"keys": [record.describe() for record in records]})
+
+    async def healthz(self, request: Request) -> Response:
+        """The service can sign and serve its JWKS: its keys are loaded."""
+        view = self.service.keyring.view()
+        return _json_response({"status": "ok", "kid": view.signing_key.kid})
+
+    async def readyz(self, request: Request) -> Response:
+        """Keys loaded, the store readable right now, and a signature round trip.
+
+        Raises:
+            KeyStoreError: the store cannot be read or is corrupt.
+        """
+        keyring = self.service.keyring
+        key = keyring.view().signing_key
+        keyring.check_store()
+        if not key.public.verify(_PROBE, key.sign(_PROBE)):  # pragma: no cover - a broken backend
+            raise KeyStoreError("The signing key failed a signature round trip.")
+        return _json_response({"status": "ready", "kid": key.kid})
+
+    async def metrics_text(self, request: Request) -> Response:
+        return Response(200, self.metrics.exposition(), CONTENT_TYPE)
+
+    async def openapi_json(self, request: Request) -> Response:
+        return Response(200, self.openapi)
+
+    def _authorize(self, header: bytes | None) -> None:
+        scheme, _, key = (header or b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not self.api_keys.check(key.strip()):
+            raise Unauthorized

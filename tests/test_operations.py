@@ -1,0 +1,175 @@
+"""Running it in production: metrics across workers, logs without secrets, readiness, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from jwtseal.cli import main
+from jwtseal.settings import SETTINGS
+from tests.conftest import RunningService, StartService
+from tests.servers import serve
+
+API_KEY = "ops-api-key-not-for-logs"
+AUTH = {"authorization": f"Bearer {API_KEY}"}
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the Prometheus text format."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        sample, _, value = line.rpartition(" ")
+        if sample.startswith(name) and not line.startswith("#"):
+            found = sample[len(name) :]
+            found_labels = ",".join(sorted(found.strip("{}").split(","))) if found else ""
+            if found_labels == wanted:
+                return float(value)
+    return 0.0
+
+
+def test_metrics_add_up_across_two_workers(tmp_path: Path, start_service: StartService) -> None:
+    origin = start_service()
+    foreign = origin.token()
+    with serve(
+        tmp_path, "--workers", "2", JWTSEAL_API_KEYS=API_KEY, JWTSEAL_TRUSTED_JWKS_URIS=origin.url
+    ) as server:
+        tokens = []
+        for _ in range(12):
+            with httpx.Client() as fresh:  # a new connection each time: spread over the workers
+                tokens.append(fresh.post(f"{server.url}/encode", json={}, headers=AUTH).json())
+        for _ in range(5):
+            with httpx.Client() as fresh:
+                fresh.post(f"{server.url}/decode", json={"token": tokens[0]["token"][:-4] + "AAAA"})
+        for _ in range(3):
+            with httpx.Client() as fresh:
+                fresh.post(f"{server.url}/decode", json={"token": "not.a.token"})
+        jwks_uri = f"{origin.url}/.well-known/jwks.json"
+        for _ in range(4):
+            with httpx.Client() as fresh:
+                answer = fresh.post(f"{server.url}/decode", json={"token": foreign, "jwksUri": jwks_uri})
+                assert answer.status_code == 200
+        scrapes = [httpx.get(f"{server.url}/metrics").text for _ in range(4)]
+    kid, alg = tokens[0]["kid"], tokens[0]["alg"]
+    for text in scrapes:
+        assert metric(text, "jwtseal_tokens_issued_total", kid=kid, alg=alg) == 12
+        assert metric(text, "jwtseal_verifications_total", result="bad_signature") == 5
+        assert metric(text, "jwtseal_verifications_total", result="malformed_token") == 3
+        assert metric(text, "jwtseal_verifications_total", result="ok") == 4
+        assert metric(text, "jwtseal_http_requests_total", route="/encode", method="POST", status="200") == 12
+        fetches = metric(text, "jwtseal_remote_jwks_events_total", event="fetch", origin="127.0.0.1")
+        hits = metric(text, "jwtseal_remote_jwks_events_total", event="hit", origin="127.0.0.1")
+        assert 1 <= fetches <= 2
+        assert fetches + hits == 4
+        assert metric(text, "jwtseal_published_keys", state="current") == 1
+        assert 0 < metric(text, "jwtseal_seconds_until_rotation") <= 2_592_000
+        assert metric(text, "jwtseal_current_key_age_seconds") >= 0
+    print(scrapes[0][:2000])
+
+
+def test_logs_are_json_lines_without_any_secret(tmp_path: Path) -> None:
+    with serve(tmp_path, "--workers", "1", JWTSEAL_API_KEYS=API_KEY) as server:
+        client = httpx.Client(base_url=server.url)
+        with client:
+            token = client.post("/encode", json={"groceryList": ["milk"]}, headers=AUTH).json()["token"]
+            client.post("/decode", json={"token": token})
+            head, _, signature = token.rpartition(".")
+            swapped = "B" if signature[10] == "A" else "A"
+            client.post("/decode", json={"token": f"{head}.{signature[:10]}{swapped}{signature[11:]}"})
+            client.post("/encode", json={"iss": "x"}, headers=AUTH)
+            client.post("/encode", json={}, headers={"authorization": "Bearer wrong-secret-key"})
+            client.post("/decode", content=b"{" * 70_000)
+            for path in ("/.well-known/jwks.json", "/keys", "/healthz", "/readyz", "/metrics", "/", "/nope"):
+                client.get(path)
+        CliRunner().invoke(main, ["keys", "rotate", "--data-dir", str(tmp_path / "data")])
+        time.sleep(1.5)
+        client = httpx.Client(base_url=server.url)
+        with client:
+            client.post("/encode", json={}, headers=AUTH)
+    logs = server.logs()
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["event"] == "request"]
+    assert len(requests) >= 14
+    assert {"route", "method", "status", "duration_ms"} <= set(requests[0])
+    assert any(line.get("code") == "bad_signature" for line in requests)
+    assert any(line.get("kid") and line["route"] == "/encode" for line in requests)
+    stored = json.loads((tmp_path / "data" / "keys.json").read_text())
+    secrets = [token, token.split(".")[2], API_KEY, "wrong-secret-key", "-----BEGIN"]
+    secrets += [entry["jwk"][m] for entry in stored["keys"] for m in ("d", "p", "q") if m in entry["jwk"]]
+    for secret in secrets:
+        assert secret not in logs
+
+
+def test_readyz_fails_when_the_store_becomes_unreadable(running: RunningService) -> None:
+    assert running.client.get("/readyz").json()["status"] == "ready"
+    keys = running.settings.data_dir / "keys.json"
+    keys.rename(keys.with_suffix(".moved"))
+    keys.mkdir()
+    answer = running.client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "key_store_error"
+    keys.rmdir()
+    time.sleep(0.6)
+    assert running.client.get("/readyz").status_code == 503  # no key set at all, and none made
+    assert not keys.exists()
+    keys.with_suffix(".moved").rename(keys)
+    assert running.client.get("/readyz").status_code == 200
+
+
+def test_sigterm_under_load_finishes_every_accepted_request(tmp_path: Path) -> None:
+    """Every request the service started is answered in full, then it exits 0.
+
+    Connections still waiting in the kernel's listen backlog when the listener
+    closes are reset before the service reads them: those requests never
+    started, and a client retries them like any refused connection.
+    """
+    with serve(tmp_path, "--workers", "1", JWTSEAL_API_KEYS=API_KEY) as server:
+        answered: list[int] = []
+        never_started: list[str] = []
+        stop = threading.Event()
+
+        def load() -> None:
+            while not stop.is_set():
+                try:
+                    with httpx.Client(headers={"connection": "close"}) as client:
+                        response = client.post(f"{server.url}/encode", json={}, headers=AUTH)
+                except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                    never_started.append(repr(exc))
+                    return
+                answered.append(response.status_code)
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        server.process.send_signal(signal.SIGTERM)
+        exit_code = server.process.wait(20)
+        stop.set()
+        for thread in threads:
+            thread.join(20)
+        logs = server.logs()
+    started = [line for line in logs.splitlines() if '"route": "/encode"' in line]
+    assert exit_code == 0
+    assert set(answered) == {200}
+    assert len(answered) == len(started) > 10
+    assert len(never_started) <= len(threads)
+
+
+def test_serve_help_documents_every_setting() -> None:
+    text = CliRunner().invoke(main, ["serve", "--help"]).output
+    for setting in SETTINGS:
+        assert setting.variable in text
+        assert f"[default: {setting.shown_default}]" in " ".join(text.split())
+    assert "--workers" in text
+
+
+def test_readme_settings_table_matches_the_code() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = re.findall(r"^\| `(JWTSEAL_\w+)` \| (.+?) \| (.+?) \|$", readme, re.MULTILINE)
+    assert rows == [(s.variable, s.meaning, s.shown_default) for s in SETTINGS]
