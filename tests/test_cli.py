@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from jwtseal import FileKeyStore, KeyRing, RotationPolicy, SigningKey
 from jwtseal.cli import main
-from tests.conftest import bound_socket
+from tests.servers import ServeProcess, serve
 
 FORGED = (
     "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJleHAiOjE2MTUwNjI5OTUsImlhdCI6MTYxNTA1ODk2NSwiZ3JvY2VyeUxpc3QiOl"
@@ -234,76 +230,36 @@ def test_invalid_setting_names_the_variable(data_dir: str) -> None:
     assert result.stderr.startswith("invalid_setting: JWTSEAL_ALGORITHM=")
 
 
+def _first_line(server: ServeProcess) -> str:
+    assert server.process.stdout is not None
+    return server.process.stdout.readline()
+
+
 def test_serve_in_a_subprocess_prints_the_api_key_once_and_serves(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("JWTSEAL_")}
-    command = [sys.executable, "-m", "jwtseal", "serve", "--port", str(port), "--data-dir", str(data)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
+    with serve(tmp_path) as server:
+        first = _first_line(server)
         assert first.startswith("jwtseal: API key for POST /encode")
         api_key = first.rsplit(" ", 1)[1].strip()
-        base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base)
         headers = {"authorization": f"Bearer {api_key}"}
-        token = httpx.post(f"{base}/encode", json={"groceryList": ["milk"]}, headers=headers).json()["token"]
-        claims = httpx.post(f"{base}/decode", json={"token": token}).json()
+        token = httpx.post(f"{server.url}/encode", json={"groceryList": ["milk"]}, headers=headers).json()[
+            "token"
+        ]
+        claims = httpx.post(f"{server.url}/decode", json={"token": token}).json()
         assert claims["groceryList"] == ["milk"]
-        assert claims["iss"] == base
-        stored = (data / "api-keys.json").read_text()
-        assert api_key not in stored
+        assert claims["iss"] == server.url
+        assert api_key not in (data / "api-keys.json").read_text()
         assert oct((data / "api-keys.json").stat().st_mode & 0o777) == "0o600"
         assert oct((data / "keys.json").stat().st_mode & 0o777) == "0o600"
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(10)
-        assert process.stdout is not None
-        process.stdout.close()
-    again = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert again.stdout is not None
-        assert again.stdout.readline().startswith("jwtseal: serving")  # no second API key
-    finally:
-        again.send_signal(signal.SIGTERM)
-        assert again.wait(10) == 0
-        assert again.stdout is not None
-        again.stdout.close()
-
-
-def _wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.1)
+    assert server.process.returncode == 0
+    with serve(tmp_path) as again:
+        assert _first_line(again).startswith("jwtseal: serving")  # no second API key
+    assert again.process.returncode == 0
 
 
 def test_serve_with_api_keys_from_the_environment_prints_none(tmp_path: Path) -> None:
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("JWTSEAL_")}
-    env.update(JWTSEAL_API_KEYS="env-key", JWTSEAL_DATA_DIR=str(tmp_path / "data"))
-    command = [sys.executable, "-m", "jwtseal", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith("jwtseal: serving http://127.0.0.1:")
-        base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base)
-        answer = httpx.post(f"{base}/encode", json={}, headers={"authorization": "Bearer env-key"})
+    with serve(tmp_path, "--workers", "1", JWTSEAL_API_KEYS="env-key") as server:
+        assert _first_line(server).startswith("jwtseal: serving http://127.0.0.1:")
+        answer = httpx.post(f"{server.url}/encode", json={}, headers={"authorization": "Bearer env-key"})
         assert answer.status_code == 200
         assert not (tmp_path / "data" / "api-keys.json").exists()
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(10)
-        assert process.stdout is not None
-        process.stdout.close()

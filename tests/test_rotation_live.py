@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from jwtseal import PublicKeySet, TokenError, Verifier
-from tests.conftest import bound_socket
+from tests.servers import serve
 
 ENV = {
     "JWTSEAL_ALGORITHM": "ES256",
@@ -45,53 +41,32 @@ class CachingVerifier:
 
 
 def test_five_rotations_under_load_fail_no_verification(tmp_path: Path) -> None:
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTSEAL_")}
-    env.update(ENV, JWTSEAL_DATA_DIR=str(tmp_path / "data"))
-    command = [sys.executable, "-m", "jwtseal", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     failures: list[str] = []
     kids: set[str] = set()
     checks = 0
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            _wait_until_up(client)
-            remote = CachingVerifier(client)
-            live: list[tuple[float, str]] = []
-            deadline = time.monotonic() + 40
-            while len(kids) < 6 and time.monotonic() < deadline:
-                issued = client.post("/encode", json={}, headers={"authorization": "Bearer live-key"}).json()
-                kids.add(issued["kid"])
-                live.append((issued["exp"], issued["token"]))
-                live = [(exp, token) for exp, token in live if exp > time.time() + 0.2]
-                for _, token in live:
-                    checks += 1
-                    answer = client.post("/decode", json={"token": token})
-                    if answer.status_code != 200:
-                        failures.append(f"/decode: {answer.json()['code']}")
-                    try:
-                        remote.verify(token)
-                    except TokenError as exc:
-                        failures.append(f"cached JWKS: {exc.code}")
-                time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(10)
+    with (
+        serve(tmp_path, "--workers", "1", **ENV) as server,
+        httpx.Client(base_url=server.url, timeout=5) as client,
+    ):
+        remote = CachingVerifier(client)
+        live: list[tuple[float, str]] = []
+        deadline = time.monotonic() + 40
+        while len(kids) < 6 and time.monotonic() < deadline:
+            issued = client.post("/encode", json={}, headers={"authorization": "Bearer live-key"}).json()
+            kids.add(issued["kid"])
+            live.append((issued["exp"], issued["token"]))
+            live = [(exp, token) for exp, token in live if exp > time.time() + 0.2]
+            for _, token in live:
+                checks += 1
+                answer = client.post("/decode", json={"token": token})
+                if answer.status_code != 200:
+                    failures.append(f"/decode: {answer.json()['code']}")
+                try:
+                    remote.verify(token)
+                except TokenError as exc:
+                    failures.append(f"cached JWKS: {exc.code}")
+            time.sleep(0.05)
     print(f"rotations: {len(kids) - 1}, verifications: {2 * checks}, JWKS fetches: {remote.fetches}")
     assert len(kids) >= 6, "fewer than five rotations happened"
     assert failures == []
     assert checks > 100
-
-
-def _wait_until_up(client: httpx.Client) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if client.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.1)
