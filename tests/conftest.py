@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,32 +66,37 @@ class RunningService:
         return token
 
 
+@contextmanager
+def running_service(data_dir: Path, **environ: str) -> Iterator[RunningService]:
+    """jwtseal on a fresh loopback port; keyword arguments are JWTSEAL_* variables.
+
+    The API key is :data:`API_KEY` unless ``JWTSEAL_API_KEYS`` is given.
+    """
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    settings = Settings.load({"JWTSEAL_DATA_DIR": str(data_dir), **environ}, port=port)
+    service = Service.open(settings)
+    given_keys = None if "JWTSEAL_API_KEYS" in environ else ApiKeys.from_keys([API_KEY])
+    app = create_app(settings, service=service, api_keys=given_keys)
+    url = f"http://127.0.0.1:{port}"
+    with serve_in_thread(app, sock), httpx.Client(base_url=url, timeout=10) as client:
+        yield RunningService(url, settings, service, client)
+
+
 StartService = Callable[..., RunningService]
 
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[StartService]:
-    """Start jwtseal on a real loopback port; keyword arguments are JWTSEAL_* variables."""
-    with_stack: list[Any] = []
+    """Start as many services as a test needs; all stop when it ends."""
+    numbers = itertools.count()
+    with ExitStack() as stack:
 
-    def start(**environ: str) -> RunningService:
-        sock = bound_socket()
-        port = sock.getsockname()[1]
-        env = {"JWTSEAL_DATA_DIR": str(tmp_path / f"data-{port}"), **environ}
-        settings = Settings.load(env, port=port)
-        service = Service.open(settings)
-        given_keys = None if "JWTSEAL_API_KEYS" in environ else ApiKeys.from_keys([API_KEY])
-        app = create_app(settings, service=service, api_keys=given_keys)
-        context = serve_in_thread(app, sock)
-        context.__enter__()
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        with_stack.append((context, client))
-        return RunningService(f"http://127.0.0.1:{port}", settings, service, client)
+        def start(**environ: str) -> RunningService:
+            data_dir = tmp_path / f"data-{next(numbers)}"
+            return stack.enter_context(running_service(data_dir, **environ))
 
-    yield start
-    for context, client in reversed(with_stack):
-        client.close()
-        context.__exit__(None, None, None)
+        yield start
 
 
 @pytest.fixture

@@ -61,6 +61,10 @@ def dumps_compact(value: Any) -> bytes:
     """Serialize without whitespace, refusing NaN and infinities.
 
     Raises:
-        ValueError: NaN or an infinity, or a lone surrogate (not UTF-8).
+        ValueError: NaN or an infinity, a lone surrogate (not UTF-8), or
+            nesting too deep to write.
     """
-    return _ENCODER.encode(value).encode()
+    try:
+        return _ENCODER.encode(value).encode()
+    except RecursionError as exc:  # parsed just under the limit, one frame short to write
+        raise ValueError("too deeply nested") from exc

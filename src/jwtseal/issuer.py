@@ -45,7 +45,7 @@ class Issuer:
         Raises:
             TypeError: ``claims`` is not a mapping.
             ReservedClaim, InvalidClaim, TtlTooLong: see :meth:`ClaimsPolicy.issue`;
-                InvalidClaim also for text that is not valid Unicode.
+                InvalidClaim also for claims that cannot be written as UTF-8 JSON.
             KeyStoreError: the key store is unreadable or corrupt.
         """
         token, full, key = self._sign(claims)
@@ -61,8 +61,8 @@ class Issuer:
         full = self.policy.issue(claims, self._clock())
         try:
             payload = dumps_compact(full)
-        except ValueError as exc:  # a lone surrogate: not encodable as UTF-8
-            raise InvalidClaim("The claims contain text that is not valid Unicode.") from exc
+        except ValueError as exc:  # a lone surrogate, or nesting too deep to write
+            raise InvalidClaim("The claims cannot be written as UTF-8 JSON.") from exc
         key = self.keyring.view().signing_key
         signing_input = key.header_prefix + b64url_encode_bytes(payload)
         token = signing_input + b"." + b64url_encode_bytes(key.sign(signing_input))

@@ -9,8 +9,9 @@ small layer instead of a framework.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,13 +20,16 @@ from .problems import Problem, problem, problem_for
 
 __all__ = ["MAX_BODY", "Request", "Response", "Router"]
 
+logger = logging.getLogger("jwtseal.http")
+
 MAX_BODY: Final = 65_536
 JSON: Final = b"application/json"
 PROBLEM_JSON: Final = b"application/problem+json"
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Message = MutableMapping[str, Any]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 class BodyTooLarge(Exception):
@@ -148,7 +152,7 @@ class Router:
 
 
 async def _handle(handler: Handler, request: Request) -> Response:
-    """Run a handler; jwtseal's own errors become their problem, nothing else is caught."""
+    """Run a handler; jwtseal's errors become their problem, anything else a bare 500 problem."""
     try:
         return await handler(request)
     except BodyTooLarge:
@@ -158,3 +162,6 @@ async def _handle(handler: Handler, request: Request) -> Response:
         return Response.problem(problem_for(exc), [(b"www-authenticate", b"Bearer")])
     except JwtsealError as exc:
         return Response.problem(problem_for(exc))
+    except Exception:  # a bug: still answer problem+json, and keep the details in the log
+        logger.exception("unhandled error", extra={"fields": {"path": request.scope["path"]}})
+        return Response.problem(problem(500, "jwtseal_error", "The service failed to answer."))

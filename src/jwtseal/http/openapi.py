@@ -27,6 +27,17 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
     }
     jwks = {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": jwk}}}
+    encode_request = {
+        "type": "object",
+        "description": "Any claims; the server sets iss, iat and jti, and exp unless given.",
+        "properties": {
+            "iss": False,
+            "iat": False,
+            "jti": False,
+            "exp": {"type": "number"},
+            "nbf": {"type": "number"},
+        },
+    }
     encode_response = {
         "type": "object",
         "required": ["token"],
@@ -73,7 +84,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "security": [{"bearer": []}],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {"application/json": {"schema": encode_request}},
                     },
                     "responses": {"200": _json(encode_response, "The signed token"), "4XX": _PROBLEM},
                 }
