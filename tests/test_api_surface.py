@@ -10,9 +10,9 @@ def test_exported_names_are_pinned() -> None:
     assert jwtseal.__all__ == sorted(jwtseal.__all__, key=lambda name: (not name.isupper(), name))
     assert set(jwtseal.__all__) == {
         "SUPPORTED_ALGORITHMS", "AddressGuard", "AlgNotAllowed", "ApiKeys", "BadSignature",
-        "Claims", "ClaimsPolicy", "Expired", "FileKeyStore", "InvalidAudience", "InvalidClaim",
-        "InvalidIssuer", "InvalidKey", "InvalidRequest", "IssuedToken", "Issuer", "JwksError",
-        "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError", "KeyRecord", "KeyRing",
+        "Claims", "ClaimsPolicy", "ConcurrentUpdate", "Expired", "FileKeyStore", "InvalidAudience",
+        "InvalidClaim", "InvalidIssuer", "InvalidKey", "InvalidRequest", "IssuedToken", "Issuer",
+        "JwksError", "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError", "KeyRecord", "KeyRing",
         "KeyRingView", "KeySet", "KeySource", "KeyState", "KeyStore", "KeyStoreError",
         "MalformedToken", "MissingKid", "NotYetValid", "PayloadTooLarge", "PublicKeySet",
         "RemoteEvent", "RemoteJWKS", "RemoteStats", "RequestError", "ReservedClaim",
@@ -39,7 +39,7 @@ def _error_classes() -> list[type[jwtseal.JwtsealError]]:
 
 def test_every_error_class_has_a_code_and_a_status() -> None:
     classes = _error_classes()
-    assert len(classes) == 23
+    assert len(classes) == 24
     for cls in classes:
         assert cls.code in STATUS_BY_CODE, cls
         assert cls().detail

@@ -11,6 +11,7 @@ from .claims import Claims, ClaimsPolicy
 from .errors import (
     AlgNotAllowed,
     BadSignature,
+    ConcurrentUpdate,
     Expired,
     InvalidAudience,
     InvalidClaim,
@@ -55,6 +56,7 @@ __all__ = [
     "BadSignature",
     "Claims",
     "ClaimsPolicy",
+    "ConcurrentUpdate",
     "Expired",
     "FileKeyStore",
     "InvalidAudience",

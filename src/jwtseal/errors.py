@@ -28,6 +28,7 @@ HTTP edge.
     │   ├── JwksUnavailable         jwks_unavailable
     │   └── InvalidKey              invalid_key
     └── KeyStoreError               key_store_error
+        └── ConcurrentUpdate        key_store_error (another writer won; retry)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import ClassVar
 __all__ = [
     "AlgNotAllowed",
     "BadSignature",
+    "ConcurrentUpdate",
     "Expired",
     "InvalidAudience",
     "InvalidClaim",
@@ -185,3 +187,9 @@ class KeyStoreError(JwtsealError):
 
     code = "key_store_error"
     default_detail = "The key store could not be read or written."
+
+
+class ConcurrentUpdate(KeyStoreError):
+    """Another writer changed the store after it was read; nothing was overwritten."""
+
+    default_detail = "The key store was changed by another writer; nothing was overwritten."
