@@ -53,6 +53,7 @@ def serve(tmp_path: Path, *args: str, **environ: str) -> Iterator[ServeProcess]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSEAL_", "PROMETHEUS_"))}
     env.update({"JWTSEAL_DATA_DIR": str(tmp_path / "data"), **environ})
+    tmp_path.mkdir(parents=True, exist_ok=True)
     stderr_path = tmp_path / f"serve-{port}.log"
     command = [sys.executable, "-m", "jwtseal", "serve", "--port", str(port), *args]
     with stderr_path.open("w") as stderr:

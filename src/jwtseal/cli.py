@@ -27,6 +27,7 @@ from .jwks import PublicKeySet
 from .logs import configure_logging
 from .service import Service, remote_jwks
 from .settings import Settings, SettingsError, settings_help
+from .stores import open_store
 from .verifier import Verifier, inspect
 
 P = ParamSpec("P")
@@ -57,8 +58,12 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _open(settings: Settings) -> Service:
+    return Service.open(settings, open_store(settings.data_dir, os.environ))
+
+
 def _service(**flags: Any) -> Service:
-    return Service.open(Settings.load(os.environ, **flags))
+    return _open(Settings.load(os.environ, **flags))
 
 
 def _echo_json(value: Any) -> None:
@@ -101,7 +106,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     signal.signal(signal.SIGTERM, _exit_cleanly)
     configure_logging()
     settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
-    service = Service.open(settings)
+    service = _open(settings)
     if settings.api_keys:
         api_keys = ApiKeys.from_keys(settings.api_keys)
     else:
