@@ -50,7 +50,7 @@ class VerifyingKey:
             raise InvalidKey("The JWK's key_ops do not allow verification.")
         algorithm = algorithm_for(jwk)
         key = load_public(jwk, algorithm)
-        kid = jwk.get("kid", thumbprint(key))
+        kid = jwk["kid"] if "kid" in jwk else thumbprint(key)
         if not isinstance(kid, str) or not kid:
             raise InvalidKey("The JWK's kid must be a non-empty string.")
         return cls(kid, algorithm, key)
