@@ -598,3 +598,10 @@ def test_settings_and_api_keys_print_no_api_key() -> None:
     for text in texts:
         assert secret not in text
         assert hashlib.sha256(secret.encode()).hexdigest() not in text
+
+
+@pytest.mark.parametrize("member", ["p", "q"])
+def test_degenerate_rsa_primes_are_refused_not_crashed(member: str) -> None:
+    for value in ("AA", "AQ"):  # 0 and 1
+        with pytest.raises(InvalidKey):
+            SigningKey.from_private_jwk({**private_of("RS256"), member: value})

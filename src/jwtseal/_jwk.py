@@ -7,6 +7,7 @@ must have at least 2048 bits, and every number must be canonical base64url.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, Final, NotRequired, TypedDict
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -22,6 +23,7 @@ _THUMBPRINT_MEMBERS: Final = {
     "EC": ("crv", "kty", "x", "y"),
     "OKP": ("crv", "kty", "x"),
 }
+_PROBE: Final = b"jwtseal private key self-test"
 _IMPLIED_ALG: Final[dict[tuple[object, object], str]] = {
     ("RSA", None): "RS256",
     ("EC", "P-256"): "ES256",
@@ -145,7 +147,10 @@ def load_private(jwk: dict[str, Any], algorithm: Algorithm) -> PrivateKey:
         key = _construct_private(jwk, public)
     except ValueError as exc:
         raise InvalidKey("The stored private key is not valid.") from exc
-    if public_members(key.public_key()) != public_members(public):
+    # A signature round trip proves the private half belongs to the public one
+    # (and, for RSA loaded without the slow prime checks, that its CRT values
+    # are sound: a faulty CRT signature would not verify, and is never published).
+    if not algorithm.verify(public, _PROBE, algorithm.sign(key, _PROBE)):
         raise InvalidKey("The stored private key does not match its public key.")
     return key
 
@@ -161,10 +166,28 @@ def _construct_private(jwk: dict[str, Any], public: PublicKey) -> PrivateKey:
             iqmp=_member_int(jwk, "qi"),
             public_numbers=public.public_numbers(),
         )
-        return numbers.private_key()
+        if not _consistent(numbers):
+            raise ValueError("inconsistent RSA private numbers")
+        # OpenSSL's prime checks cost ~50 ms per key at every (re)load; the
+        # arithmetic above and the signature round trip in load_private stand in.
+        return numbers.private_key(unsafe_skip_rsa_key_validation=True)
     if isinstance(public, ec.EllipticCurvePublicKey):
         return ec.derive_private_key(_member_int(jwk, "d"), public.curve)
     return ed25519.Ed25519PrivateKey.from_private_bytes(_member_bytes(jwk, "d"))
+
+
+def _consistent(numbers: rsa.RSAPrivateNumbers) -> bool:
+    """The RSA private values agree with each other and with n and e."""
+    p, q, d = numbers.p, numbers.q, numbers.d
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    return (
+        min(p, q) > 1
+        and p * q == n
+        and numbers.dmp1 == d % (p - 1)
+        and numbers.dmq1 == d % (q - 1)
+        and numbers.iqmp * q % p == 1
+        and d * e % math.lcm(p - 1, q - 1) == 1
+    )
 
 
 def algorithm_for(jwk: dict[str, Any]) -> Algorithm:

@@ -27,7 +27,7 @@ from .jwks import PublicKeySet
 from .logs import configure_logging
 from .service import Service, remote_jwks
 from .settings import Settings, SettingsError, settings_help
-from .stores import open_store
+from .stores import KeyStore, open_store
 from .verifier import Verifier, inspect
 
 P = ParamSpec("P")
@@ -58,8 +58,8 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _open(settings: Settings) -> Service:
-    return Service.open(settings, open_store(settings.data_dir, os.environ))
+def _open(settings: Settings, store: KeyStore | None = None) -> Service:
+    return Service.open(settings, store or open_store(settings.data_dir, os.environ))
 
 
 def _service(**flags: Any) -> Service:
@@ -106,7 +106,8 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     signal.signal(signal.SIGTERM, _exit_cleanly)
     configure_logging()
     settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
-    service = _open(settings)
+    store = open_store(settings.data_dir, os.environ)
+    service = _open(settings, store)  # a corrupt store stops here, before any worker starts
     if settings.api_keys:
         api_keys = ApiKeys.from_keys(settings.api_keys)
     else:
@@ -118,7 +119,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False}
     options.update(log_level="warning", timeout_graceful_shutdown=10)
     if workers == 1:
-        uvicorn.run(create_app(settings, service=service, api_keys=api_keys), **options)
+        uvicorn.run(create_app(settings, store=store, api_keys=api_keys), **options)
     else:
         _run_workers(settings, workers, options)
 

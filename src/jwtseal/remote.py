@@ -124,7 +124,7 @@ class RemoteJWKS:
 
         self.stats = RemoteStats()
         self._guard = guard or AddressGuard()
-        self._ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        self._ssl_context = ssl_context  # built at the first https fetch: it costs start-up time
         self._clock, self._on_event = clock, on_event
         self._cooldown, self._stale_for = cooldown, stale_for
         self._ttls = (min_ttl, default_ttl, max_ttl)
@@ -258,6 +258,8 @@ class RemoteJWKS:
         headers = {**self._headers, "Host": target.authority}
         if etag is not None:
             headers["If-None-Match"] = etag
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=False)
         transport = httpx.AsyncHTTPTransport(verify=self._ssl_context, trust_env=False)
         client = httpx.AsyncClient(
             transport=transport, trust_env=False, follow_redirects=False, timeout=self._timeout

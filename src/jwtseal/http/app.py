@@ -10,10 +10,11 @@ from ..errors import KeyStoreError
 from ..keyring import KeyRing
 from ..service import Service
 from ..settings import Settings
+from ..stores.base import KeyStore
 from .asgi import Router
 from .endpoints import Endpoints
 from .metrics import Metrics
-from .observers import access_log, metrics_observer
+from .observers import AccessLog, metrics_observer
 from .page import page_routes
 
 __all__ = ["create_app"]
@@ -38,23 +39,28 @@ async def _maintain_keys(keyring: KeyRing, interval: float) -> None:
 def create_app(
     settings: Settings,
     *,
+    store: KeyStore | None = None,
     service: Service | None = None,
     api_keys: ApiKeys | None = None,
     maintenance_interval: float = 1.0,
 ) -> Router:
-    """The ASGI application for ``settings``.
+    """The ASGI application for ``settings``, on ``store`` (default: the data dir).
+
+    A ready ``service`` may be handed in instead (tests do); its remote JWKS
+    events then bypass the metrics.
 
     Raises:
         KeyStoreError: the key store is unreadable or corrupt.
     """
     metrics = Metrics()
-    service = service or Service.open(settings, on_remote_event=metrics.remote_event)
+    service = service or Service.open(settings, store, on_remote_event=metrics.remote_event)
     keyring = service.keyring
     metrics.track_keys(keyring)
     if api_keys is None:
         configured = settings.api_keys
         api_keys = ApiKeys.from_keys(configured) if configured else ApiKeys.from_store(keyring.store)[0]
     endpoints = Endpoints(service, api_keys, metrics)
+    access_log = AccessLog()
     return Router(
         {
             "/.well-known/jwks.json": {"GET": endpoints.jwks},
@@ -68,6 +74,6 @@ def create_app(
             "/openapi.json": {"GET": endpoints.openapi_json},
             **page_routes(),
         },
-        background=[lambda: _maintain_keys(keyring, maintenance_interval)],
+        background=[lambda: _maintain_keys(keyring, maintenance_interval), access_log.run],
         observers=[access_log, metrics_observer(metrics)],
     )

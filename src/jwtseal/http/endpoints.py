@@ -24,8 +24,11 @@ __all__ = ["Endpoints"]
 _PROBE = b"jwtseal readiness probe"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def _json_response(value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    return Response(200, json.dumps(value, separators=(",", ":")).encode(), headers=headers or [])
+    return Response(200, _ENCODER.encode(value).encode(), headers=headers or [])
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ..keyring import KeyRing
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
 CONTENT_TYPE: Final = b"text/plain; version=0.0.4; charset=utf-8"
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -87,13 +88,38 @@ class Metrics:
         )
         if self._multiprocess:
             MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._counters: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request; labelled children are looked up once, then reused."""
+        key = (route, method if method in _METHODS else "OTHER", status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(key[0], key[1], str(status)), self.latency.labels(route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def token_issued(self, kid: str, alg: str) -> None:
+        self._child(self.issued, kid, alg).inc()
+
+    def verification(self, result: str) -> None:
+        self._child(self.verifications, result).inc()
+
+    def _child(self, metric: Counter, *labels: str) -> Counter:
+        key = (metric, labels)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = metric.labels(*labels)
+        return child
 
     def track_keys(self, keyring: KeyRing) -> None:
         """Export the key ring's ages and schedule at every scrape."""
         self.registry.register(_KeyCollector(keyring, self._clock))
 
     def remote_event(self, event: str, origin: str) -> None:
-        self.remote.labels(event, origin).inc()
+        self._child(self.remote, event, origin).inc()
 
     def exposition(self) -> bytes:
         """The text format for one scrape."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 from ..logs import configure_logging
-from ..service import Service
 from ..settings import Settings
 from ..stores import open_store
 from .app import create_app
@@ -22,4 +21,4 @@ __all__ = ["create_worker_app"]
 def create_worker_app() -> Router:
     configure_logging()
     settings = Settings.load(os.environ)
-    return create_app(settings, service=Service.open(settings, open_store(settings.data_dir, os.environ)))
+    return create_app(settings, store=open_store(settings.data_dir, os.environ))
