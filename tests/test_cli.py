@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -132,6 +133,15 @@ def test_inspect_prints_header_and_claims_marked_unverified(data_dir: str) -> No
 def test_inspect_shows_even_a_forged_token_without_trusting_it() -> None:
     result = run("inspect", FORGED)
     assert json.loads(result.stdout)["header"]["alg"] == "HS256"
+
+
+def test_inspect_prints_a_lone_surrogate_escaped_and_unicode_as_is() -> None:
+    header = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ"  # {"alg":"ES256","kid":"k"}
+    payload = base64.urlsafe_b64encode(b'{"x":"\\ud800","y":"\xc3\xa4"}').rstrip(b"=").decode()
+    result = run("inspect", f"{header}.{payload}.c2ln")
+    assert result.exit_code == 0
+    assert '"x": "\\ud800"' in result.stdout
+    assert json.loads(result.stdout)["claims"]["y"] == "\u00e4"
 
 
 def test_inspect_refuses_a_malformed_token() -> None:

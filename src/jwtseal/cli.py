@@ -67,7 +67,12 @@ def _service(**flags: Any) -> Service:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape: print it escaped
+        text = json.dumps(value, indent=2)
+    click.echo(text)
 
 
 @click.group()
