@@ -1,13 +1,17 @@
-"""The HTTP layer's last line: a bug in a handler still answers problem+json."""
+"""The HTTP layer itself: a bug still answers problem+json; the access log batches."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 
 import httpx
 import pytest
 
 from jwtseal.http.asgi import Request, Response, Router
+from jwtseal.http.observers import MAX_PENDING, AccessLog
 
 
 async def _broken(request: Request) -> Response:
@@ -29,3 +33,28 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(caplog: pytest.L
     assert response.json()["code"] == "jwtseal_error"
     assert "secret" not in response.text
     assert "unhandled error" in caplog.text
+
+
+def test_the_access_log_writes_in_batches_and_never_loses_a_line_at_shutdown() -> None:
+    stream = io.StringIO()
+    log = AccessLog(stream)
+    answer = Response(401, b"{}", facts={"code": "bad_signature"})
+    for _ in range(MAX_PENDING - 1):
+        log("/decode", "POST", answer, 0.001)
+    assert stream.getvalue() == ""  # batched: nothing written per request
+    log("/decode", "POST", answer, 0.001)
+    assert stream.getvalue().count("\n") == MAX_PENDING  # a full batch is written at once
+    log("/encode", "POST", Response(200, b"{}", facts={"kid": "k1"}), 0.002)
+
+    async def shutdown_soon() -> None:
+        task = asyncio.create_task(log.run())
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(shutdown_soon())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == MAX_PENDING + 1
+    assert lines[0]["code"] == "bad_signature"
+    assert lines[-1] == {**lines[-1], "route": "/encode", "status": 200, "kid": "k1", "event": "request"}
