@@ -22,6 +22,16 @@ from jwtseal.http import create_app
 API_KEY = "test-api-key-0123456789"
 
 
+class Clock:
+    """A clock the test moves by hand: ``clock.now += 3600``."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextmanager
 def serve_in_thread(app: Any, sock: socket.socket) -> Iterator[None]:
     """Run an ASGI app under uvicorn on an already bound loopback socket."""

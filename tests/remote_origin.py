@@ -136,13 +136,3 @@ class Origin:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
-
-
-class Clock:
-    """A monotonic clock the test moves by hand: ``clock.now = 700``."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now

@@ -31,20 +31,13 @@ from tests.aws_fixtures import (
     moto_server,
     response_json,
 )
+from tests.conftest import Clock
 from tests.tokens import b64
 
 API_KEY = "jws_flow-test-key-0123456789abcdefghijklmnopqrstuv"
 API_KEY_HASH = hashlib.sha256(API_KEY.encode()).hexdigest()
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 CACHE_TTL = 300
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -165,7 +158,7 @@ def test_a_decode_event_with_a_jwks_uri_answers_the_claims(deployment: Deploymen
 
 def test_a_version_bump_rotates_and_tokens_issued_before_still_verify(deployment: Deployment) -> None:
     created = deployment.keys(cfn_event("Create", api_key_hashes=[API_KEY_HASH]))
-    clock = Clock()
+    clock = Clock(0.0)
     encoder, _ = deployment.encoder(clock)
     before = deployment.encode(encoder, {"sub": "before"})
     assert response_json(deployment.decode(before))["sub"] == "before"
@@ -203,7 +196,7 @@ def test_a_thousand_warm_encodes_cost_one_secrets_manager_call(
     deployment: Deployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     deployment.keys(cfn_event("Create", api_key_hashes=[API_KEY_HASH]))
-    clock = Clock()
+    clock = Clock(0.0)
     encoder, counter = deployment.encoder(clock)
     event = api_event({"groceryList": ["milk"]}, headers={"Authorization": f"Bearer {API_KEY}"})
     started = time.perf_counter()

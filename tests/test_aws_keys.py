@@ -13,17 +13,10 @@ from jwtseal.aws import keys
 from jwtseal.aws.keys import KeysHandler
 from jwtseal.stores.aws import AwsKeyStore, ConcurrentUpdate
 from tests.aws_fixtures import MotoAws, aws_environ, cfn_event, moto_server
+from tests.conftest import Clock
 
 POLICY = RotationPolicy(algorithm="ES256", period=86_400, max_token_ttl=3_600, leeway=60, jwks_max_age=300)
 HASH_A, HASH_B = "a" * 64, "b" * 64
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +29,7 @@ class Stack:
     def __init__(self, aws: MotoAws) -> None:
         self.aws = aws
         self.secret_id, self.bucket = aws.new_secret(), aws.new_bucket()
-        self.clock = Clock()
+        self.clock = Clock(1_700_000_000.0)
 
     def store(self) -> AwsKeyStore:
         return AwsKeyStore(self.aws.secrets(), self.secret_id, s3=self.aws.s3(), bucket=self.bucket)

@@ -19,16 +19,9 @@ import jwtseal.stores.aws
 from jwtseal import KeyRing, KeyStoreError, RotationPolicy
 from jwtseal.stores.aws import FORMAT, AwsKeyStore, ConcurrentUpdate
 from tests.aws_fixtures import CallCounter, MotoAws, moto_server
+from tests.conftest import Clock
 
 POLICY = RotationPolicy(algorithm="ES256")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +54,7 @@ def test_repr_names_the_secret_and_bucket_only(aws: MotoAws, secret_id: str) -> 
 
 
 def test_reads_are_cached_for_the_ttl_then_made_once(aws: MotoAws, secret_id: str) -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     client = aws.secrets()
     counter = CallCounter(client, "secrets-manager")
     reader = AwsKeyStore(client, secret_id, cache_ttl=300, clock=clock)

@@ -23,20 +23,13 @@ from jwtseal import (
     UnknownKid,
     Verifier,
 )
+from tests.conftest import Clock
 
 POLICY = RotationPolicy(algorithm="ES256", period=1000, max_token_ttl=100, leeway=10, jwks_max_age=5)
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def ring(path: Path, clock: Clock | None = None, check_interval: float = 0.0) -> KeyRing:
-    return KeyRing(FileKeyStore(path), POLICY, clock=clock or Clock(), check_interval=check_interval)
+    return KeyRing(FileKeyStore(path), POLICY, clock=clock or Clock(1_000_000), check_interval=check_interval)
 
 
 def test_empty_store_gets_a_current_and_a_next_key(tmp_path: Path) -> None:
@@ -50,7 +43,7 @@ def test_empty_store_gets_a_current_and_a_next_key(tmp_path: Path) -> None:
 
 
 def test_rotation_retires_current_and_drops_its_private_half(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000)
     keyring = ring(tmp_path, clock)
     first = keyring.view().keyset
     clock.now += 500
@@ -68,7 +61,7 @@ def test_rotation_retires_current_and_drops_its_private_half(tmp_path: Path) -> 
 
 
 def test_retired_keys_leave_once_every_token_they_signed_has_expired(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000)
     keyring = ring(tmp_path, clock)
     first_kid = keyring.view().keyset.current.kid
     keyring.rotate()
@@ -79,7 +72,7 @@ def test_retired_keys_leave_once_every_token_they_signed_has_expired(tmp_path: P
 
 
 def test_tokens_of_a_retired_key_verify_until_it_is_removed(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000)
     keyring = ring(tmp_path, clock)
     issuer = Issuer(keyring, ClaimsPolicy(issuer="https://i", token_ttl=100, max_token_ttl=100), clock=clock)
     verifier = Verifier(keyring, leeway=10, clock=clock)

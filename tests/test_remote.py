@@ -24,7 +24,8 @@ from jwtseal import (
 )
 from jwtseal._netguard import AddressGuard, Resolver
 from jwtseal.remote import RemoteJWKS
-from tests.remote_origin import Clock, Origin, Reply
+from tests.conftest import Clock
+from tests.remote_origin import Origin, Reply
 from tests.tokens import sign_claims
 
 NOW = 1_500.0
@@ -84,7 +85,7 @@ def test_concurrent_cold_verifications_share_one_fetch(origin: Origin, key: Sign
 def test_rotated_key_verifies_after_exactly_one_refetch(origin: Origin, key: SigningKey) -> None:
     new_key = SigningKey.generate("EdDSA")
     origin.serve_keys(key)
-    clock = Clock()
+    clock = Clock(0.0)
     remote = trusting(origin, clock=clock)
 
     async def rotate() -> None:
@@ -103,7 +104,7 @@ def test_unknown_kids_inside_one_cooldown_refetch_at_most_once(
     origin: Origin, key: SigningKey, at: float
 ) -> None:
     origin.serve_keys(key)
-    clock = Clock()
+    clock = Clock(0.0)
     remote = trusting(origin, clock=clock)
 
     async def unknown_kids() -> None:
@@ -122,7 +123,7 @@ def test_origin_down_serves_the_last_good_set_until_the_stale_bound(
     origin: Origin, key: SigningKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     origin.serve_keys(key, Cache_Control="max-age=600")
-    clock = Clock()
+    clock = Clock(0.0)
     remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
 
     async def outage() -> None:
@@ -152,7 +153,7 @@ def test_origin_down_serves_the_last_good_set_until_the_stale_bound(
 def test_a_failed_refetch_for_an_unknown_kid_keeps_the_fresh_set(origin: Origin, key: SigningKey) -> None:
     other = SigningKey.generate("EdDSA")
     origin.serve_keys(key)
-    clock = Clock()
+    clock = Clock(0.0)
     remote, uri = trusting(origin, clock=clock), origin.url()
 
     async def refetch_fails() -> None:
@@ -171,7 +172,7 @@ def test_a_failing_origin_without_cache_is_unavailable_and_cooled_down(
     origin: Origin, key: SigningKey
 ) -> None:
     origin.reply = Reply(status=500, body=b"oops")
-    clock = Clock()
+    clock = Clock(0.0)
     remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
 
     async def failing() -> None:
@@ -245,7 +246,7 @@ def test_an_etag_revalidates_with_304_and_keeps_the_keys(
     origin: Origin, key: SigningKey, cache_control: dict[str, str], lifetime: float
 ) -> None:
     origin.serve_keys(key, ETag='"v1"', **{name.replace("-", "_"): v for name, v in cache_control.items()})
-    clock = Clock()
+    clock = Clock(0.0)
     remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
 
     async def revalidate() -> None:
@@ -267,7 +268,7 @@ def test_an_etag_that_is_not_a_plain_quoted_string_is_never_sent_back(
     origin: Origin, key: SigningKey, etag: str
 ) -> None:
     origin.serve_keys(key, ETag=etag)
-    clock = Clock()
+    clock = Clock(0.0)
     remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
 
     async def refetch() -> None:
@@ -309,7 +310,7 @@ def test_cache_lifetime_follows_the_origin_within_bounds(
 ) -> None:
     origin.serve_keys(key)
     origin.reply.headers.update(headers)
-    clock = Clock()
+    clock = Clock(0.0)
     remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
 
     async def age() -> None:
@@ -326,7 +327,7 @@ def test_cache_lifetime_follows_the_origin_within_bounds(
 
 def test_every_event_reaches_the_observer_and_the_stats(origin: Origin, key: SigningKey) -> None:
     origin.serve_keys(key, ETag='"v1"')
-    clock, events = Clock(), list[tuple[str, str]]()
+    clock, events = Clock(0.0), list[tuple[str, str]]()
     remote = trusting(origin, clock=clock, on_event=lambda event, host: events.append((event, host)))
     jwt, uri = token(key), origin.url()
 

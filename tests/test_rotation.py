@@ -23,17 +23,10 @@ from jwtseal import (
     UnknownKid,
     Verifier,
 )
+from tests.conftest import Clock
 
 DAY = 86_400
 POLICY = RotationPolicy(algorithm="EdDSA", period=30 * DAY, max_token_ttl=DAY, leeway=60, jwks_max_age=300)
-
-
-class Clock:
-    def __init__(self, now: int = 1_767_225_600) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def published(keyset: KeySet) -> set[str]:
@@ -41,10 +34,10 @@ def published(keyset: KeySet) -> set[str]:
 
 
 def test_a_year_of_rotations_keeps_every_invariant(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_767_225_600)
     keyring = KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock, check_interval=0)
     issuer = Issuer(keyring, ClaimsPolicy(issuer="https://i", max_token_ttl=DAY), clock=clock)
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, float] = {}
     tokens: list[tuple[str, int, str]] = []  # (kid, exp, token)
     rotations = removals = 0
     start = clock.now
@@ -95,7 +88,7 @@ def test_max_age_longer_than_the_period_is_refused() -> None:
 
 
 def test_maintain_is_a_no_op_when_nothing_is_due(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_767_225_600)
     keyring = KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock)
     version = keyring.view().keyset.version
     clock.now += POLICY.period - 1
@@ -104,7 +97,7 @@ def test_maintain_is_a_no_op_when_nothing_is_due(tmp_path: Path) -> None:
 
 
 def test_maintain_removes_an_expired_retired_key_without_rotating(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_767_225_600)
     keyring = KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock, check_interval=0)
     old = keyring.view().keyset.current.kid
     rotated = keyring.rotate()
@@ -117,7 +110,7 @@ def test_maintain_removes_an_expired_retired_key_without_rotating(tmp_path: Path
 
 @pytest.mark.parametrize("which", ["current", "next", "retired"])
 def test_revoked_keys_leave_the_jwks_at_once(tmp_path: Path, which: str) -> None:
-    clock = Clock()
+    clock = Clock(1_767_225_600)
     keyring = KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock, check_interval=0)
     issuer = Issuer(keyring, ClaimsPolicy(issuer="https://i"), clock=clock)
     token = issuer.sign({})
@@ -152,7 +145,7 @@ def _maintain_at(directory: str, now: int, barrier: multiprocessing.synchronize.
 
 
 def test_several_processes_rotate_exactly_once_per_period(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_767_225_600)
     KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock).view()
     context = multiprocessing.get_context("fork")
     for period in range(1, 4):
@@ -211,7 +204,7 @@ def test_kill_9_during_rotation_never_tears_the_key_set(tmp_path: Path) -> None:
 
 
 def test_a_rotation_already_made_by_another_process_is_not_repeated(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_767_225_600)
     slow = KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock, check_interval=3600)
     fast = KeyRing(FileKeyStore(tmp_path), POLICY, clock=clock, check_interval=0)
     slow.view()
