@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,8 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 from mypy_boto3_s3 import S3Client
 from mypy_boto3_secretsmanager import SecretsManagerClient
+
+from tests.conftest import ServedInThread
 
 REGION = "us-east-1"
 STAGE_PATH = "/v1/.well-known/jwks.json"
@@ -176,8 +177,10 @@ class _GatewayServer(ThreadingHTTPServer):
     gateway: JwksGateway
 
 
-class JwksGateway:
+class JwksGateway(ServedInThread):
     """The stack's JWKS route on 127.0.0.1: S3 GetObject behind the integration responses."""
+
+    _server: _GatewayServer
 
     def __init__(self, s3: S3Client, bucket: str) -> None:
         self.s3 = s3
@@ -185,7 +188,6 @@ class JwksGateway:
         self.requests = 0
         self._server = _GatewayServer(("127.0.0.1", 0), _GatewayHandler)
         self._server.gateway = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02})
 
     @property
     def base_url(self) -> str:
@@ -195,15 +197,6 @@ class JwksGateway:
     @property
     def jwks_uri(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{STAGE_PATH}"
-
-    def __enter__(self) -> JwksGateway:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
 
 
 def api_event(

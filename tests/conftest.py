@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -30,6 +31,22 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class ServedInThread:
+    """An ``http.server`` (``self._server``) running on its own thread for a ``with`` block."""
+
+    _server: socketserver.BaseServer
+
+    def __enter__(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02})
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
 
 
 @contextmanager

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jwt as jwcrypto_jwt
 
-from tests.conftest import RunningService, running_service
+from tests.conftest import RunningService, ServedInThread, running_service
 from tests.tokens import ALGORITHMS, b64, unb64
 
 ROOT = Path(__file__).parent.parent
@@ -270,14 +270,15 @@ class _OriginHandler(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-class JwksOrigin:
+class JwksOrigin(ServedInThread):
     """Serves one JWKS per path on 127.0.0.1 and counts the requests for each path."""
+
+    _server: _OriginServer
 
     def __init__(self) -> None:
         self._server = _OriginServer(("127.0.0.1", 0), _OriginHandler)
         self._server.documents, self._server.seen = {}, Counter()
         self._server.lock = threading.Lock()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def publish(self, path: str, jwks: dict[str, Any]) -> str:
@@ -287,15 +288,6 @@ class JwksOrigin:
     def seen(self, path: str) -> int:
         with self._server.lock:
             return self._server.seen[path]
-
-    def __enter__(self) -> JwksOrigin:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
 
 
 @pytest.fixture(scope="module")
