@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,15 @@ def test_exp_in_the_past_is_refused(keyring: KeyRing, exp: float) -> None:
 def test_non_numeric_exp_or_nbf_is_refused(keyring: KeyRing, claims: dict[str, object]) -> None:
     with pytest.raises(InvalidClaim, match="number"):
         issuer(keyring).issue(claims)
+
+
+def test_claims_nested_too_deep_to_write_are_an_invalid_claim(keyring: KeyRing) -> None:
+    # Built in Python, not parsed: the only way the library meets claims it cannot serialize.
+    nested: list[object] = []
+    for _ in range(sys.getrecursionlimit() * 2):
+        nested = [nested]
+    with pytest.raises(InvalidClaim, match="UTF-8 JSON"):
+        issuer(keyring).issue({"cart": nested})
 
 
 def test_claims_must_be_a_mapping(keyring: KeyRing) -> None:
