@@ -6,7 +6,6 @@ import itertools
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -15,10 +14,12 @@ from typing import Any, Self
 
 import httpx
 import pytest
-import uvicorn
+import uvloop
 
 from jwtseal import ApiKeys, Service, Settings
 from jwtseal.http import create_app
+from jwtseal.http.routing import Router
+from jwtseal.http.server import HttpServer
 
 API_KEY = "test-api-key-0123456789"
 
@@ -50,21 +51,18 @@ class ServedInThread:
 
 
 @contextmanager
-def serve_in_thread(app: Any, sock: socket.socket) -> Iterator[None]:
-    """Run an ASGI app under uvicorn on an already bound loopback socket."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+def serve_in_thread(app: Router, sock: socket.socket, **limits: float) -> Iterator[str]:
+    """Serve a router with jwtseal's own server on an already bound loopback socket; yields its URL."""
+    sock.listen(128)
+    server = HttpServer(app, sock, **limits)
+    thread = threading.Thread(target=uvloop.run, args=(server.serve(),), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
+    assert server.started.wait(10), "server did not start"
     try:
-        yield
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
+        thread.join(30)
         sock.close()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from jwtseal import FileKeyStore, KeyRing, RotationPolicy, SigningKey
 from jwtseal.cli import main
+from tests.conftest import bound_socket
 from tests.servers import ServeProcess, serve
 
 FORGED = (
@@ -273,3 +276,19 @@ def test_serve_with_api_keys_from_the_environment_prints_none(tmp_path: Path) ->
         answer = httpx.post(f"{server.url}/encode", json={}, headers={"authorization": "Bearer env-key"})
         assert answer.status_code == 200
         assert not (tmp_path / "data" / "api-keys.json").exists()
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path: Path) -> None:
+    taken = bound_socket()
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    with taken:
+        result = subprocess.run(
+            [sys.executable, "-m", "jwtseal", "serve", "--port", str(port), "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"cannot_listen: 127.0.0.1:{port}: Address already in use"

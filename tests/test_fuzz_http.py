@@ -207,7 +207,7 @@ def test_any_claims_to_encode_are_signed_or_refused_and_round_trip(
 
 # Field values an HTTP client can send (RFC 9110 section 5.5): visible ASCII, space, tab and
 # obs-text, no leading or trailing whitespace. Anything else is refused by the HTTP parser
-# (uvicorn answers its own text/plain 400) before jwtseal sees it.
+# (jwtseal answers a 400 problem) before any handler sees it.
 HEADER_VALUES = st.text(
     alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f") | st.just("\t"),
     max_size=40,

@@ -1,4 +1,4 @@
-"""The HTTP service against a real uvicorn server on 127.0.0.1."""
+"""The HTTP service against a real jwtseal server on 127.0.0.1."""
 
 from __future__ import annotations
 

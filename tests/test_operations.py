@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import threading
@@ -173,3 +174,24 @@ def test_readme_settings_table_matches_the_code() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     rows = re.findall(r"^\| `(JWTSEAL_\w+)` \| (.+?) \| (.+?) \|$", readme, re.MULTILINE)
     assert rows == [(s.variable, s.meaning, s.shown_default) for s in SETTINGS]
+
+
+def _worker_pids(parent: int) -> set[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return {int(pid) for pid in children}
+
+
+def test_a_worker_that_dies_is_replaced_and_the_service_keeps_answering(tmp_path: Path) -> None:
+    with serve(tmp_path, "--workers", "2", JWTSEAL_API_KEYS=API_KEY) as server:
+        workers = _worker_pids(server.process.pid)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(_worker_pids(server.process.pid) - {victim}) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.1)
+        for _ in range(8):
+            with httpx.Client() as fresh:  # new connections: whichever worker accepts must answer
+                assert fresh.get(f"{server.url}/healthz").status_code == 200
+        assert "worker exited; starting another" in server.logs()

@@ -6,7 +6,8 @@ Reads the ``--format raw`` files that ``run.py --profile DIR`` records (one per
 case). Each sample is put in the category of its innermost frame that names
 one (walking from the leaf towards the root), so a ``json.dumps`` inside the
 access log counts as access log, one inside the response as response JSON.
-uvicorn's protocol, the asyncio/uvloop event loop and the socket system calls
+The HTTP server (jwtseal's protocol and server modules, or uvicorn before them),
+the asyncio/uvloop event loop and the socket system calls
 are the server's own share (also for samples with no named frame at all). py-spy sees Python
 frames only, so time inside a C call (OpenSSL, a ``write``) goes to the
 Python frame that made it.
@@ -21,13 +22,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVER = "uvicorn + event loop + socket I/O"
+SERVER = "HTTP server + event loop + socket I/O"
 _TOKEN_MODULES = ("verifier", "_jws", "_b64", "claims", "issuer", "keys", "keyring", "remote", "jwks")
 # (category, substrings of a frame "function (path:line)"); the first frame from the leaf that matches wins.
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crypto (cryptography sign/verify)", ("jwtseal/_algorithms.py",)),
-    ("access log", ("access_log (", "jwtseal/logs.py", "logging/__init__.py")),
-    ("metrics (prometheus_client)", ("metrics_observer", "prometheus_client/", "remote_event (")),
+    ("metrics", ("observe (", "prometheus_client/", "remote_event (", "jwtseal/http/metrics.py")),
+    ("access log", ("access_log (", "http/observers.py", "jwtseal/logs.py", "logging/__init__.py")),
     (
         "token: parse, claims, key lookup, JWS",
         (*(f"jwtseal/{name}.py" for name in _TOKEN_MODULES), "jwtseal/service.py", "jwtseal/apikeys.py"),
@@ -36,8 +37,8 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "request body + JSON in/out",
         ("_json_object (", "_json_response (", "Request.body (", "jwtseal/_json.py"),
     ),
+    (SERVER, ("http/protocol.py", "http/server.py", "uvicorn/", "asyncio/", "uvloop/", "httptools/")),
     ("jwtseal HTTP layer (router, handlers)", ("jwtseal/http/",)),
-    (SERVER, ("uvicorn/", "asyncio/", "uvloop/", "httptools/")),
 )
 _LINE = re.compile(r":\d+\)$")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -81,10 +80,6 @@ def main() -> None:
     """Issue JSON Web Tokens anyone can verify, and verify anyone's."""
 
 
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
 def _available_cores() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -102,13 +97,10 @@ def _available_cores() -> int:
 @_fail_cleanly
 def serve(host: str | None, port: int | None, workers: int | None, data_dir: Path | None) -> None:
     """Start the HTTP service."""
-    import uvicorn  # noqa: PLC0415 - only serve needs the server
+    from .http import create_app  # noqa: PLC0415 - only serve needs the server
+    from .http.server import HttpServer, listen  # noqa: PLC0415
+    from .http.workers import run_workers  # noqa: PLC0415
 
-    from .http import create_app  # noqa: PLC0415
-
-    # SIGTERM before the server runs exits at once; once it runs, uvicorn drains
-    # in-flight requests and then re-raises the signal to this handler: exit 0.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
     configure_logging()
     settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
     store = open_store(settings.data_dir, os.environ)
@@ -119,24 +111,21 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
         api_keys, new_key = ApiKeys.from_store(service.keyring.store)
         if new_key is not None:
             click.echo(f"jwtseal: API key for POST /encode (shown once, only its hash is kept): {new_key}")
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        click.echo(f"cannot_listen: {settings.host}:{settings.port}: {os.strerror(exc.errno or 0)}", err=True)
+        sys.exit(1)
     workers = workers or _available_cores()
     click.echo(f"jwtseal: serving {settings.issuer} with {workers} worker(s); JWKS at {settings.jwks_uri}")
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False}
-    options.update(log_level="warning", timeout_graceful_shutdown=10)
-    if workers == 1:
-        uvicorn.run(create_app(settings, store=store, api_keys=api_keys), **options)
-    else:
-        _run_workers(settings, workers, options)
-
-
-def _run_workers(settings: Settings, workers: int, options: dict[str, Any]) -> None:
-    """Each worker builds the same service from the environment set here."""
-    import uvicorn  # noqa: PLC0415
-
-    os.environ.update(JWTSEAL_DATA_DIR=str(settings.data_dir.resolve()), JWTSEAL_ISSUER=settings.issuer)
-    with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
-        uvicorn.run("jwtseal.http.worker:create_worker_app", factory=True, workers=workers, **options)
+    with sock:
+        if workers == 1:
+            HttpServer(create_app(settings, store=store, api_keys=api_keys), sock).run()
+            return
+        os.environ.update(JWTSEAL_DATA_DIR=str(settings.data_dir.resolve()), JWTSEAL_ISSUER=settings.issuer)
+        with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+            run_workers(workers, sock)
 
 
 @main.command()

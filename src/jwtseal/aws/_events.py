@@ -17,8 +17,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from .._json import loads_object
 from ..errors import InvalidRequest, JwtsealError, PayloadTooLarge, Unauthorized
-from ..http.asgi import MAX_BODY
 from ..http.problems import Problem, problem, problem_for
+from ..http.routing import MAX_BODY
 
 __all__ = ["MAX_BODY", "ApiRequest", "Entry", "LambdaResponse", "json_response", "respond"]
 

@@ -1,4 +1,4 @@
-"""The HTTP edge: an ASGI application over the library."""
+"""The HTTP edge: the library's service behind jwtseal's own HTTP/1.1 server."""
 
 from .app import create_app
 

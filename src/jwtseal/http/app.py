@@ -1,4 +1,4 @@
-"""The HTTP service: ``create_app(settings)`` builds the ASGI application."""
+"""The HTTP service: ``create_app(settings)`` builds the router every server process runs."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from ..keyring import KeyRing
 from ..service import Service
 from ..settings import Settings
 from ..stores.base import KeyStore
-from .asgi import Router
 from .endpoints import Endpoints
 from .metrics import Metrics
 from .observers import AccessLog, metrics_observer
 from .page import page_routes
+from .routing import Router
 
 __all__ = ["create_app"]
 
@@ -44,7 +44,7 @@ def create_app(
     api_keys: ApiKeys | None = None,
     maintenance_interval: float = 1.0,
 ) -> Router:
-    """The ASGI application for ``settings``, on ``store`` (default: the data dir).
+    """The router for ``settings``, on ``store`` (default: the data dir).
 
     A ready ``service`` may be handed in instead (tests do); its remote JWKS
     events then bypass the metrics.

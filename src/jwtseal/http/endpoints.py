@@ -7,6 +7,7 @@ No crypto, claims policy or caching lives here; ``facts`` on each response
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from .. import __version__
@@ -15,9 +16,9 @@ from .._jws import parse_header
 from ..apikeys import ApiKeys
 from ..errors import InvalidRequest, KeyStoreError, Unauthorized
 from ..service import Service
-from .asgi import Request, Response
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
+from .routing import Request, Response
 
 __all__ = ["Endpoints"]
 
@@ -31,14 +32,14 @@ def _json_response(value: Any, headers: list[tuple[bytes, bytes]] | None = None)
     return Response(200, _ENCODER.encode(value).encode(), headers=headers or [])
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+def _json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object.
 
     Raises:
         InvalidRequest: not JSON, or not an object.
     """
     try:
-        return loads_object(await request.body())
+        return loads_object(request.body)
     except ValueError as exc:
         raise InvalidRequest("The body must be a JSON object.") from exc
 
@@ -57,8 +58,15 @@ def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
     return etag in candidates or b"*" in candidates
 
 
+def _verified(token: str, claims: dict[str, Any]) -> Response:
+    response = _json_response(claims)
+    header = parse_header(token.partition(".")[0])  # cached, and valid: it just verified
+    response.facts.update(kid=header.kid, alg=header.alg)
+    return response
+
+
 class Endpoints:
-    """The handlers of one service; each is an ``async (Request) -> Response``."""
+    """The handlers of one service: ``(Request) -> Response``, awaitable only when it needs I/O."""
 
     def __init__(self, service: Service, api_keys: ApiKeys, metrics: Metrics) -> None:
         self.service = service
@@ -67,7 +75,7 @@ class Endpoints:
         self.cache_control = f"public, max-age={service.settings.jwks_max_age}".encode()
         self.openapi = json.dumps(openapi_document(__version__)).encode()
 
-    async def jwks(self, request: Request) -> Response:
+    def jwks(self, request: Request) -> Response:
         view = self.service.keyring.view()
         etag = view.etag.encode()
         headers = [(b"cache-control", self.cache_control), (b"etag", etag)]
@@ -75,7 +83,7 @@ class Endpoints:
             return Response(304, b"", headers=headers)
         return Response(200, view.jwks_json, headers=headers)
 
-    async def openid_configuration(self, request: Request) -> Response:
+    def openid_configuration(self, request: Request) -> Response:
         settings = self.service.settings
         keys = self.service.keyring.view().keyset.keys
         document = {
@@ -85,9 +93,9 @@ class Endpoints:
         }
         return _json_response(document, [(b"cache-control", self.cache_control)])
 
-    async def encode(self, request: Request) -> Response:
+    def encode(self, request: Request) -> Response:
         self._authorize(request.header(b"authorization"))
-        issued = self.service.issuer.issue(await _json_object(request))
+        issued = self.service.issuer.issue(_json_object(request))
         claims = issued.claims
         body = {
             "token": issued.token,
@@ -100,8 +108,9 @@ class Endpoints:
         response.facts.update(kid=issued.kid, alg=issued.alg)
         return response
 
-    async def decode(self, request: Request) -> Response:
-        body = await _json_object(request)
+    def decode(self, request: Request) -> Response | Awaitable[Response]:
+        """Own keys answer at once; a remote ``jwksUri`` may need a fetch, so it is awaited."""
+        body = _json_object(request)
         token = body.get("token")
         if not isinstance(token, str):
             raise InvalidRequest("'token' is required and must be a string.")
@@ -109,25 +118,26 @@ class Endpoints:
         audience = _optional_string(body, "audience")
         issuer = _optional_string(body, "issuer")
         if jwks_uri is None or jwks_uri == self.service.settings.jwks_uri:
-            claims = self.service.verifier.verify(token, audience=audience, issuer=issuer)
-        else:
-            claims = await self.service.verify_remote(token, jwks_uri, audience=audience, issuer=issuer)
-        response = _json_response(claims)
-        header = parse_header(token.partition(".")[0])  # cached, and valid: it just verified
-        response.facts.update(kid=header.kid, alg=header.alg)
-        return response
+            return _verified(token, self.service.verifier.verify(token, audience=audience, issuer=issuer))
+        return self._decode_remote(token, jwks_uri, audience, issuer)
 
-    async def keys(self, request: Request) -> Response:
+    async def _decode_remote(
+        self, token: str, jwks_uri: str, audience: str | None, issuer: str | None
+    ) -> Response:
+        claims = await self.service.verify_remote(token, jwks_uri, audience=audience, issuer=issuer)
+        return _verified(token, claims)
+
+    def keys(self, request: Request) -> Response:
         """Public facts about every published key: what ``jwtseal keys list`` shows."""
         records = self.service.keyring.view().keyset.keys
         return _json_response({"keys": [record.describe() for record in records]})
 
-    async def healthz(self, request: Request) -> Response:
+    def healthz(self, request: Request) -> Response:
         """The service can sign and serve its JWKS: its keys are loaded."""
         view = self.service.keyring.view()
         return _json_response({"status": "ok", "kid": view.signing_key.kid})
 
-    async def readyz(self, request: Request) -> Response:
+    def readyz(self, request: Request) -> Response:
         """Keys loaded, the store readable right now, and a signature round trip.
 
         Raises:
@@ -140,10 +150,10 @@ class Endpoints:
             raise KeyStoreError("The signing key failed a signature round trip.")
         return _json_response({"status": "ready", "kid": key.kid})
 
-    async def metrics_text(self, request: Request) -> Response:
+    def metrics_text(self, request: Request) -> Response:
         return Response(200, self.metrics.exposition(), CONTENT_TYPE)
 
-    async def openapi_json(self, request: Request) -> Response:
+    def openapi_json(self, request: Request) -> Response:
         return Response(200, self.openapi)
 
     def _authorize(self, header: bytes | None) -> None:

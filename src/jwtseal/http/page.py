@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Final
 
-from .asgi import Handler, Request, Response
+from .routing import Handler, Request, Response
 
 __all__ = ["CONTENT_SECURITY_POLICY", "PAGE_FILES", "page_routes"]
 
@@ -54,7 +54,7 @@ _HEADERS: Final = (
 
 
 def _static(content: bytes, content_type: bytes) -> Handler:
-    async def handler(request: Request) -> Response:
+    def handler(request: Request) -> Response:
         return Response(200, content, content_type, list(_HEADERS))
 
     return handler

@@ -10,24 +10,28 @@ import json
 import httpx
 import pytest
 
-from jwtseal.http.asgi import Request, Response, Router
 from jwtseal.http.observers import MAX_PENDING, AccessLog
+from jwtseal.http.routing import Request, Response, Router
+from tests.conftest import bound_socket, serve_in_thread
 
 
-async def _broken(request: Request) -> Response:
+def _broken(request: Request) -> Response:
     raise RuntimeError("a bug, with internals: /secret/path")
 
 
-def test_an_unexpected_error_is_a_500_problem_without_internals(caplog: pytest.LogCaptureFixture) -> None:
-    app = Router({"/broken": {"GET": _broken}})
+async def _broken_later(request: Request) -> Response:
+    await asyncio.sleep(0)
+    raise RuntimeError("a bug, with internals: /secret/path")
 
-    async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/broken")
 
-    with caplog.at_level("ERROR", logger="jwtseal.http"):
-        response = asyncio.run(call())
+@pytest.mark.parametrize("path", ["/broken", "/broken-later"])
+def test_an_unexpected_error_is_a_500_problem_without_internals(
+    caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    app = Router({"/broken": {"GET": _broken}, "/broken-later": {"GET": _broken_later}})
+
+    with caplog.at_level("ERROR", logger="jwtseal.http"), serve_in_thread(app, bound_socket()) as url:
+        response = httpx.get(url + path)
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "jwtseal_error"

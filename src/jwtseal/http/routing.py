@@ -1,0 +1,123 @@
+"""Requests, responses and the path router, independent of the socket layer.
+
+jwtseal has a dozen routes and no middleware, so it keeps this small layer
+instead of a framework: measured on one core, Starlette's routing alone cost
+more than everything jwtseal does to answer ``GET /.well-known/jwks.json``.
+
+Handlers return a :class:`Response`, or an awaitable of one when they need
+I/O (a remote JWKS fetch): answers that need no I/O are written without an
+``asyncio`` task per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..errors import JwtsealError, Unauthorized
+from .problems import Problem, problem, problem_for
+
+__all__ = ["MAX_BODY", "Handler", "Observer", "Request", "Response", "Router"]
+
+logger = logging.getLogger("jwtseal.http")
+
+MAX_BODY: Final = 65_536
+JSON: Final = b"application/json"
+PROBLEM_JSON: Final = b"application/problem+json"
+UNMATCHED: Final = "unmatched"
+
+
+@dataclass(slots=True)
+class Request:
+    """One complete HTTP request; ``headers`` maps lower-case names to their first value."""
+
+    method: str
+    path: str
+    headers: dict[bytes, bytes]
+    body: bytes = b""
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header; ``name`` in lower case."""
+        return self.headers.get(name)
+
+
+@dataclass(slots=True)
+class Response:
+    """An answer, plus ``facts`` about it (problem ``code``, ``kid``, ``alg``) for logs and metrics."""
+
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def problem(cls, answer: Problem, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
+        return cls(answer.status, answer.body, PROBLEM_JSON, headers or [], {"code": answer.code})
+
+
+Handler = Callable[[Request], Response | Awaitable[Response]]
+Observer = Callable[[str, str, Response, float], None]
+"""Called after every answered request with (route, method, response, seconds)."""
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+_NOT_FOUND: Final = problem(404, "not_found", "There is nothing at this path.")
+_NOT_ALLOWED: Final = problem(405, "method_not_allowed", "This path does not take that method.")
+
+
+class Router:
+    """Exact-path routing to one handler per method; 404 and 405 as problems.
+
+    ``background`` coroutines run for the life of the server (cancelled at
+    shutdown): work kept off the request path. ``observers`` see every
+    answered request (logs, metrics); unknown paths are reported as one
+    route, so random URLs cannot grow label sets.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Mapping[str, Handler]],
+        background: Sequence[Job] = (),
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self._routes = {path: dict(methods) for path, methods in routes.items()}
+        self.background = tuple(background)
+        self.observers = tuple(observers)
+
+    def route(self, request: Request) -> tuple[str, Response | Awaitable[Response]]:
+        """The route label for metrics, and the handler's answer (a problem for any jwtseal error)."""
+        methods = self._routes.get(request.path)
+        if methods is None:
+            return UNMATCHED, Response.problem(_NOT_FOUND)
+        handler = methods.get(request.method)
+        if handler is None and request.method == "HEAD":
+            handler = methods.get("GET")  # the protocol leaves the body out
+        if handler is None:
+            allow = ", ".join(methods).encode()
+            return request.path, Response.problem(_NOT_ALLOWED, [(b"allow", allow)])
+        try:
+            answer = handler(request)
+        except Exception as exc:
+            return request.path, error_response(exc, request.path)
+        if isinstance(answer, Response):
+            return request.path, answer
+        return request.path, _settle(answer, request.path)
+
+
+async def _settle(answer: Awaitable[Response], path: str) -> Response:
+    try:
+        return await answer
+    except Exception as exc:
+        return error_response(exc, path)
+
+
+def error_response(exc: Exception, path: str) -> Response:
+    """jwtseal's errors become their problem; anything else a bare 500 problem, details in the log."""
+    if isinstance(exc, Unauthorized):
+        return Response.problem(problem_for(exc), [(b"www-authenticate", b"Bearer")])
+    if isinstance(exc, JwtsealError):
+        return Response.problem(problem_for(exc))
+    logger.exception("unhandled error", exc_info=exc, extra={"fields": {"path": path}})
+    return Response.problem(problem(500, "jwtseal_error", "The service failed to answer."))

@@ -1,0 +1,313 @@
+"""jwtseal's HTTP/1.1 server on a real loopback socket, spoken to byte by byte.
+
+Each test sends raw bytes, as a client (or an attacker) would, and reads what
+comes back: ordering of pipelined answers, limits, timeouts, shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from jwtseal.http.protocol import MAX_HEAD, MAX_HEADERS, MAX_PIPELINED
+from jwtseal.http.routing import MAX_BODY, Request, Response, Router
+from tests.conftest import bound_socket, serve_in_thread
+
+BIG = b"x" * 1_048_576
+
+
+async def _slow(request: Request) -> Response:
+    await asyncio.sleep(0.2)
+    return Response(200, b'{"slow":true}')
+
+
+async def _forever(request: Request) -> Response:
+    await asyncio.Event().wait()
+    raise AssertionError("never answered")
+
+
+ROUTER = Router(
+    {
+        "/ok": {"GET": lambda request: Response(200, b'{"ok":true}')},
+        "/echo": {"POST": lambda request: Response(200, request.body)},
+        "/path": {"GET": lambda request: Response(200, json.dumps(request.path).encode())},
+        "/slow": {"GET": _slow},
+        "/forever": {"GET": _forever},
+        "/big": {"GET": lambda request: Response(200, BIG)},
+    }
+)
+
+
+@contextmanager
+def server(**limits: float) -> Iterator[tuple[str, int]]:
+    sock = bound_socket()
+    with serve_in_thread(ROUTER, sock, **limits):
+        yield sock.getsockname()
+
+
+@contextmanager
+def connection(address: tuple[str, int]) -> Iterator[socket.socket]:
+    with socket.create_connection(address, timeout=10) as client:
+        yield client
+
+
+def read_all(client: socket.socket) -> bytes:
+    """Everything until the server closes the connection."""
+    chunks = []
+    while chunk := client.recv(65_536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_answers(client: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
+    """``count`` answers as (head, body), by their content-length."""
+    buffer = b""
+    answers: list[tuple[bytes, bytes]] = []
+    while len(answers) < count:
+        head, separator, rest = buffer.partition(b"\r\n\r\n")
+        if separator:
+            length = int(
+                next(line for line in head.split(b"\r\n") if line.startswith(b"content-length:"))[15:]
+            )
+            if len(rest) >= length:
+                answers.append((head, rest[:length]))
+                buffer = rest[length:]
+                continue
+        chunk = client.recv(262_144)
+        assert chunk, f"closed after {len(answers)} answers"
+        buffer += chunk
+    return answers
+
+
+def problem_in(raw: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"content-type: application/problem+json" in head
+    assert b"connection: close" in head
+    return int(head.split()[1]), json.loads(body)
+
+
+def get(path: str, extra: bytes = b"") -> bytes:
+    return b"GET " + path.encode() + b" HTTP/1.1\r\nhost: t\r\n" + extra + b"\r\n"
+
+
+@pytest.fixture(scope="module")
+def address() -> Iterator[tuple[str, int]]:
+    with server() as address:
+        yield address
+
+
+def test_answers_carry_status_type_length_and_date(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(get("/ok?query=ignored"))
+        [(head, body)] = read_answers(client, 1)
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert b"content-type: application/json" in lines
+    assert b"content-length: 11" in lines
+    assert any(line.startswith(b"date: ") and line.endswith(b" GMT") for line in lines)
+    assert body == b'{"ok":true}'
+
+
+@pytest.mark.parametrize(("path", "status"), [("/ok", 200), ("/nowhere", 404), ("/echo", 405)])
+def test_head_is_answered_like_get_without_a_body(address: tuple[str, int], path: str, status: int) -> None:
+    with connection(address) as client:
+        client.sendall(b"HEAD " + path.encode() + b" HTTP/1.1\r\nhost: t\r\n\r\n" + get("/path"))
+        time.sleep(0.1)
+        answer = client.recv(65_536)
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d" % status)
+    assert b"content-length: 0" not in head  # the length GET would have
+    assert rest.startswith(b"HTTP/1.1 200 OK")  # the next answer follows at once: no body in between
+    assert rest.endswith(b'"/path"')
+
+
+def test_the_path_is_routed_without_its_query(address: tuple[str, int]) -> None:
+    assert httpx.get(f"http://{address[0]}:{address[1]}/path?a=1").json() == "/path"
+
+
+def test_pipelined_requests_are_answered_in_order_even_when_one_waits(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(get("/slow") + get("/ok") + get("/path"))
+        bodies = [body for _, body in read_answers(client, 3)]
+    assert bodies == [b'{"slow":true}', b'{"ok":true}', b'"/path"']
+
+
+def test_a_body_sent_in_pieces_and_chunked_arrives_whole(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
+        for piece in (b"5\r\nhello\r\n", b"6\r\n world\r\n", b"0\r\n\r\n"):
+            client.sendall(piece)
+            time.sleep(0.01)
+        [(_, body)] = read_answers(client, 1)
+    assert body == b"hello world"
+
+
+def test_expect_100_continue_is_answered_before_the_body(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n")
+        assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        client.sendall(b"{}")
+        [(head, body)] = read_answers(client, 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body == b"{}"
+
+
+def test_an_announced_body_over_the_limit_is_refused_before_it_is_sent(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        head = b"POST /echo HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\ncontent-length: %d\r\n\r\n"
+        client.sendall(head % (MAX_BODY + 1))
+        status, body = problem_in(read_all(client))
+    assert (status, body["code"]) == (413, "payload_too_large")
+
+
+def test_a_chunked_body_over_the_limit_is_refused_as_it_grows(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
+        client.sendall(b"%x\r\n%s\r\n" % (MAX_BODY + 1, b"x" * (MAX_BODY + 1)))
+        status, body = problem_in(read_all(client))
+    assert (status, body["code"]) == (413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"x-big: " + b"a" * MAX_HEAD + b"\r\n",
+        b"".join(b"x-%d: 1\r\n" % number for number in range(MAX_HEADERS + 1)),
+    ],
+    ids=["bytes", "count"],
+)
+def test_a_head_over_the_limits_is_refused(address: tuple[str, int], extra: bytes) -> None:
+    with connection(address) as client:
+        client.sendall(get("/ok", extra))
+        status, body = problem_in(read_all(client))
+    assert (status, body["code"]) == (431, "headers_too_large")
+
+
+def test_a_url_over_the_limit_is_refused(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"GET /ok?" + b"a" * MAX_HEAD + b" HTTP/1.0\r\n\r\n")
+        status, body = problem_in(read_all(client))
+    assert (status, body["code"]) == (431, "headers_too_large")
+
+
+def test_a_head_over_the_limit_sent_slowly_is_refused_before_it_ends(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"GET /ok HTTP/1.1\r\nx-big: ")
+        for _ in range(MAX_HEAD // 4096 + 1):
+            client.sendall(b"a" * 4096)
+            time.sleep(0.01)
+        status, body = problem_in(read_all(client))
+    assert (status, body["code"]) == (431, "headers_too_large")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS client hello
+        b"GET /ok HTTP/1.1\r\nhost: t\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
+        b"GET /ok HTTP/1.1\r\nhost: t\r\ncontent-length: " + b"9" * 5_000 + b"\r\n\r\n",
+    ],
+    ids=["tls", "two-lengths", "length-and-chunked", "huge-length"],
+)
+def test_bytes_that_are_not_http_get_a_400_problem(address: tuple[str, int], raw: bytes) -> None:
+    with connection(address) as client:
+        client.sendall(raw)
+        status, body = problem_in(read_all(client))
+    assert (status, body["code"]) == (400, "invalid_request")
+
+
+def test_too_many_pipelined_requests_waiting_close_the_connection(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(get("/slow") + get("/ok") * (MAX_PIPELINED + 1))
+        assert read_all(client) == b""  # the slow answer is dropped with the connection
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        get("/ok", b"connection: close\r\n"),
+        b"GET /ok HTTP/1.0\r\n\r\n",
+        get("/ok", b"connection: upgrade\r\nupgrade: websocket\r\n") + b"\x81\x05hello",
+    ],
+    ids=["connection-close", "http-1.0", "upgrade"],
+)
+def test_a_request_that_ends_the_connection_is_answered_then_closed(
+    address: tuple[str, int], raw: bytes
+) -> None:
+    with connection(address) as client:
+        client.sendall(raw + get("/path"))  # anything after it is not answered
+        answer = read_all(client)
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert b"connection: close\r\n" in answer
+    assert answer.endswith(b'{"ok":true}')
+
+
+def test_a_client_that_does_not_read_is_not_read_from_until_it_does(address: tuple[str, int]) -> None:
+    count = 32  # 32 MiB of answers: far more than the socket buffers hold
+    with connection(address) as client:
+        client.sendall(get("/big") * count)
+        time.sleep(0.3)  # the server fills its buffers and stops reading
+        answers = read_answers(client, count)
+    assert [body for _, body in answers] == [BIG] * count
+
+
+def test_a_client_gone_while_its_answer_waits_leaves_the_server_serving(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(get("/slow"))
+    time.sleep(0.3)  # the slow answer finds its connection closed
+    with connection(address) as client:
+        client.sendall(get("/ok"))
+        assert read_answers(client, 1)[0][1] == b'{"ok":true}'
+
+
+def test_idle_connections_are_closed_after_the_keep_alive_timeout() -> None:
+    with server(keep_alive=0.2) as address, connection(address) as client:
+        client.sendall(get("/ok"))
+        read_answers(client, 1)
+        started = time.monotonic()
+        assert read_all(client) == b""
+        assert time.monotonic() - started < 5
+
+
+def test_a_request_sent_too_slowly_is_dropped_after_the_read_timeout() -> None:
+    with server(read_timeout=0.2) as address, connection(address) as client:
+        client.sendall(b"GET /ok HTTP/1.1\r\nhost: t\r\n")  # and never the blank line
+        assert read_all(client) == b""
+
+
+def test_shutdown_finishes_the_answer_in_flight_and_closes_idle_connections() -> None:
+    answers: dict[str, bytes] = {}
+    with server() as address:
+        clients = {name: socket.create_connection(address, timeout=10) for name in ("idle", "busy")}
+        clients["busy"].sendall(get("/slow"))
+        readers = [
+            threading.Thread(target=lambda name=name: answers.update({name: read_all(clients[name])}))
+            for name in clients
+        ]
+        for reader in readers:
+            reader.start()
+        time.sleep(0.05)
+    for reader in readers:
+        reader.join(10)
+    for client in clients.values():
+        client.close()
+    assert answers["idle"] == b""
+    assert answers["busy"].startswith(b"HTTP/1.1 200 OK")
+    assert b"connection: close\r\n" in answers["busy"]
+
+
+def test_shutdown_gives_up_on_an_answer_after_the_grace_period() -> None:
+    started = time.monotonic()
+    with server(grace=0.2) as address, connection(address) as client:
+        client.sendall(get("/forever"))
+        time.sleep(0.05)
+    assert time.monotonic() - started < 5
