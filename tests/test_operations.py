@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from jwtseal.cli import main
+from jwtseal.http.metrics import SAVE_INTERVAL
 from jwtseal.settings import SETTINGS
 from tests.conftest import RunningService, StartService
 from tests.servers import serve
@@ -56,6 +58,7 @@ def test_metrics_add_up_across_two_workers(tmp_path: Path, start_service: StartS
             with httpx.Client() as fresh:
                 answer = fresh.post(f"{server.url}/decode", json={"token": foreign, "jwksUri": jwks_uri})
                 assert answer.status_code == 200
+        time.sleep(SAVE_INTERVAL * 3)  # each worker's counts reach the others within SAVE_INTERVAL
         scrapes = [httpx.get(f"{server.url}/metrics").text for _ in range(4)]
     kid, alg = tokens[0]["kid"], tokens[0]["alg"]
     for text in scrapes:
@@ -71,7 +74,27 @@ def test_metrics_add_up_across_two_workers(tmp_path: Path, start_service: StartS
         assert metric(text, "jwtseal_published_keys", state="current") == 1
         assert 0 < metric(text, "jwtseal_seconds_until_rotation") <= 2_592_000
         assert metric(text, "jwtseal_current_key_age_seconds") >= 0
+        assert metric(text, "jwtseal_http_request_duration_seconds_count", route="/encode") == 12
+        assert metric(text, "jwtseal_http_request_duration_seconds_bucket", route="/encode", le="+Inf") == 12
+    families = {family.name: family for family in text_string_to_metric_families(scrapes[0])}
+    assert families["jwtseal_http_request_duration_seconds"].type == "histogram"
+    assert families["jwtseal_tokens_issued"].type == "counter"
+    assert families["jwtseal_published_keys"].type == "gauge"
     print(scrapes[0][:2000])
+
+
+def test_any_path_counts_as_one_unmatched_route_in_metrics_prometheus_can_parse(
+    running: RunningService,
+) -> None:
+    for path in ('/a"b', "/a\\b", "/x%0Ay", "/nothing-here"):
+        running.client.get(path)
+    running.client.post("/decode", json={"token": running.token()[:-4] + "AAAA"})
+    text = running.client.get("/metrics").text
+    samples = [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+    requests = [sample for sample in samples if sample.name == "jwtseal_http_requests_total"]
+    assert {"route": "unmatched", "method": "GET", "status": "404"} in [sample.labels for sample in requests]
+    assert sum(sample.value for sample in requests if sample.labels["route"] == "unmatched") == 4
+    assert any(sample.labels == {"result": "bad_signature"} and sample.value == 1 for sample in samples)
 
 
 def test_logs_are_json_lines_without_any_secret(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
             return
         os.environ.update(JWTSEAL_DATA_DIR=str(settings.data_dir.resolve()), JWTSEAL_ISSUER=settings.issuer)
         with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
-            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+            os.environ["JWTSEAL_METRICS_DIR"] = metrics_dir
             run_workers(workers, sock)
 
 

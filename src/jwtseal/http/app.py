@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from ..apikeys import ApiKeys
 from ..errors import KeyStoreError
@@ -52,7 +53,7 @@ def create_app(
     Raises:
         KeyStoreError: the key store is unreadable or corrupt.
     """
-    metrics = Metrics()
+    metrics = Metrics.from_environ(os.environ)
     service = service or Service.open(settings, store, on_remote_event=metrics.remote_event)
     keyring = service.keyring
     metrics.track_keys(keyring)
@@ -74,6 +75,6 @@ def create_app(
             "/openapi.json": {"GET": endpoints.openapi_json},
             **page_routes(),
         },
-        background=[lambda: _maintain_keys(keyring, maintenance_interval), access_log.run],
+        background=[lambda: _maintain_keys(keyring, maintenance_interval), access_log.run, metrics.run],
         observers=[access_log, metrics_observer(metrics)],
     )

@@ -15,6 +15,7 @@ from .._json import loads_object
 from .._jws import parse_header
 from ..apikeys import ApiKeys
 from ..errors import InvalidRequest, KeyStoreError, Unauthorized
+from ..keyring import KeyRingView
 from ..service import Service
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
@@ -51,9 +52,7 @@ def _optional_string(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
-    if if_none_match is None:
-        return False
+def _etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     candidates = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
     return etag in candidates or b"*" in candidates
 
@@ -74,14 +73,24 @@ class Endpoints:
         self.metrics = metrics
         self.cache_control = f"public, max-age={service.settings.jwks_max_age}".encode()
         self.openapi = json.dumps(openapi_document(__version__)).encode()
+        self._jwks_view: KeyRingView | None = None
+        self._jwks_answers: tuple[bytes, Response, Response]
 
     def jwks(self, request: Request) -> Response:
+        """The most requested answer: built once per key set version, then handed out as is."""
         view = self.service.keyring.view()
-        etag = view.etag.encode()
-        headers = [(b"cache-control", self.cache_control), (b"etag", etag)]
-        if _etag_matches(request.header(b"if-none-match"), etag):
-            return Response(304, b"", headers=headers)
-        return Response(200, view.jwks_json, headers=headers)
+        if view is not self._jwks_view:
+            etag = view.etag.encode()
+            headers = [(b"cache-control", self.cache_control), (b"etag", etag)]
+            self._jwks_answers = (
+                etag,
+                Response(200, view.jwks_json, headers=headers),
+                Response(304, b"", headers=headers),
+            )
+            self._jwks_view = view
+        etag, full, not_modified = self._jwks_answers
+        if_none_match = request.headers.get(b"if-none-match")
+        return not_modified if if_none_match and _etag_matches(if_none_match, etag) else full
 
     def openid_configuration(self, request: Request) -> Response:
         settings = self.service.settings

@@ -1,126 +1,210 @@
 """Prometheus metrics: requests, tokens issued, verifications, remote JWKS, key ages.
 
-With several workers (``jwtseal serve --workers N``) each process writes its
-counters to ``PROMETHEUS_MULTIPROC_DIR`` and a scrape of any worker adds them
-up. Key ages are read from the shared store at scrape time, so they need no
-aggregation.
+Counted in plain integers and written out in the text format at scrape time:
+prometheus_client's labelled counters and histogram cost about as much per
+request as the rest of a JWKS answer, and in multiprocess mode each increment
+is a locked write to a memory-mapped file.
+
+With several workers (``jwtseal serve --workers N``) each process also keeps
+a snapshot of its counts in ``JWTSEAL_METRICS_DIR`` (one JSON file per
+process, replaced atomically every :data:`SAVE_INTERVAL` seconds when it
+changed, and at every scrape), and a scrape of any worker adds them all up:
+other workers' counts are at most that interval behind. A worker that exits
+leaves its last snapshot, so totals never go down. Key ages are read from
+the shared store at scrape time and need no adding up.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import Final
-
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
 
 from ..keyring import KeyRing
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "SAVE_INTERVAL", "Metrics"]
 
 CONTENT_TYPE: Final = b"text/plain; version=0.0.4; charset=utf-8"
+SAVE_INTERVAL: Final = 0.2
+BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+# name: (help, label names), in the order they are written
+_COUNTERS: Final = {
+    "jwtseal_http_requests": ("HTTP requests by route, method and status.", ("route", "method", "status")),
+    "jwtseal_tokens_issued": ("Tokens issued by kid and alg.", ("kid", "alg")),
+    "jwtseal_verifications": ("Verifications by result: ok or the problem code.", ("result",)),
+    "jwtseal_remote_jwks_events": (
+        "Remote JWKS fetches, cache hits, revalidations, stale serves and cooldown refusals.",
+        ("event", "origin"),
+    ),
+}
+_LATENCY: Final = "jwtseal_http_request_duration_seconds"
+
+Labels = tuple[str, ...]
+Counts = dict[str, dict[Labels, int]]
+Histogram = dict[Labels, tuple[list[int], float]]
 
 
-class _KeyCollector(Collector):
-    """Key ages and the rotation schedule, computed from the key ring at scrape time."""
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
-    def __init__(self, keyring: KeyRing, clock: Callable[[], float]) -> None:
-        self._keyring = keyring
-        self._clock = clock
 
-    def collect(self) -> Iterator[Metric]:
-        keyset = self._keyring.view().keyset
-        now = self._clock()
-        yield GaugeMetricFamily(
-            "jwtseal_current_key_age_seconds",
-            "Seconds since the current signing key started signing.",
-            value=now - keyset.current.activates_at,
-        )
-        yield GaugeMetricFamily(
-            "jwtseal_seconds_until_rotation",
-            "Seconds until the next key is due to start signing.",
-            value=keyset.current.retires_at - now,
-        )
-        published = GaugeMetricFamily(
-            "jwtseal_published_keys", "Keys in the JWKS, by state.", labels=["state"]
-        )
-        for state in ("current", "next", "retired"):
-            published.add_metric([state], sum(record.state == state for record in keyset.keys))
-        yield published
+def _labels(names: Iterable[str], values: Iterable[str]) -> str:
+    pairs = ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True))
+    return "{" + pairs + "}" if pairs else ""
 
 
 class Metrics:
     """The service's metrics; one instance per process."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, directory: Path | None = None) -> None:
         self._clock = clock
-        self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        self.registry = CollectorRegistry(auto_describe=True)
-        own = None if self._multiprocess else self.registry
-        self.requests = Counter(
-            "jwtseal_http_requests", "HTTP requests by route, method and status.",
-            ["route", "method", "status"], registry=own,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "jwtseal_http_request_duration_seconds", "HTTP request latency by route.",
-            ["route"], buckets=_BUCKETS, registry=own,
-        )  # fmt: skip
-        self.issued = Counter(
-            "jwtseal_tokens_issued", "Tokens issued by kid and alg.", ["kid", "alg"], registry=own
-        )
-        self.verifications = Counter(
-            "jwtseal_verifications",
-            "Verifications by result: ok or the problem code.",
-            ["result"],
-            registry=own,
-        )
-        self.remote = Counter(
-            "jwtseal_remote_jwks_events",
-            "Remote JWKS fetches, cache hits, revalidations, stale serves and cooldown refusals.",
-            ["event", "origin"],
-            registry=own,
-        )
-        if self._multiprocess:
-            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._counters: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
+        self._directory = directory
+        self._requests: dict[tuple[str, str, int], int] = {}
+        self._latency: dict[str, list[int]] = {}
+        self._latency_sum: dict[str, float] = {}
+        self._counts: Counts = {name: {} for name in _COUNTERS if name != "jwtseal_http_requests"}
+        self._keyring: KeyRing | None = None
+        self._dirty = False
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Metrics:
+        """Shared across workers when ``JWTSEAL_METRICS_DIR`` is set (``serve`` sets it)."""
+        directory = environ.get("JWTSEAL_METRICS_DIR")
+        return cls(directory=Path(directory) if directory else None)
+
+    # counting: the hot path
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one request; labelled children are looked up once, then reused."""
         key = (route, method if method in _METHODS else "OTHER", status)
-        children = self._children.get(key)
-        if children is None:
-            children = (self.requests.labels(key[0], key[1], str(status)), self.latency.labels(route))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        buckets = self._latency.get(route)
+        if buckets is None:
+            buckets = self._latency[route] = [0] * (len(BUCKETS) + 1)
+            self._latency_sum[route] = 0.0
+        buckets[bisect_left(BUCKETS, seconds)] += 1
+        self._latency_sum[route] += seconds
+        self._dirty = True
 
     def token_issued(self, kid: str, alg: str) -> None:
-        self._child(self.issued, kid, alg).inc()
+        self._count("jwtseal_tokens_issued", (kid, alg))
 
     def verification(self, result: str) -> None:
-        self._child(self.verifications, result).inc()
+        self._count("jwtseal_verifications", (result,))
 
-    def _child(self, metric: Counter, *labels: str) -> Counter:
-        key = (metric, labels)
-        child = self._counters.get(key)
-        if child is None:
-            child = self._counters[key] = metric.labels(*labels)
-        return child
+    def remote_event(self, event: str, origin: str) -> None:
+        self._count("jwtseal_remote_jwks_events", (event, origin))
+
+    def _count(self, name: str, labels: Labels) -> None:
+        counts = self._counts[name]
+        counts[labels] = counts.get(labels, 0) + 1
+        self._dirty = True
 
     def track_keys(self, keyring: KeyRing) -> None:
         """Export the key ring's ages and schedule at every scrape."""
-        self.registry.register(_KeyCollector(keyring, self._clock))
+        self._keyring = keyring
 
-    def remote_event(self, event: str, origin: str) -> None:
-        self._child(self.remote, event, origin).inc()
+    # sharing between workers
+
+    def snapshot(self) -> dict[str, Any]:
+        """This process's counts, as JSON-ready lists."""
+        counts = {
+            name: [[list(labels), n] for labels, n in found.items()] for name, found in self._counts.items()
+        }
+        requests = [
+            [[route, method, str(status)], n] for (route, method, status), n in self._requests.items()
+        ]
+        counts["jwtseal_http_requests"] = requests
+        latency = [[route, buckets, self._latency_sum[route]] for route, buckets in self._latency.items()]
+        return {"counts": counts, "latency": latency}
+
+    def save(self) -> None:
+        """Replace this process's snapshot file, if metrics are shared."""
+        if self._directory is None:
+            return
+        path = self._directory / f"{os.getpid()}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.snapshot()))
+        temporary.replace(path)
+        self._dirty = False
+
+    async def run(self) -> None:
+        """Save the snapshot on a timer for the life of the server, and once more at shutdown."""
+        try:
+            while True:
+                await asyncio.sleep(SAVE_INTERVAL)
+                if self._dirty:
+                    self.save()
+        finally:
+            self.save()
+
+    def _snapshots(self) -> list[dict[str, Any]]:
+        if self._directory is None:
+            return [self.snapshot()]
+        self.save()
+        return [json.loads(path.read_text()) for path in self._directory.glob("*.json")]
+
+    # the text format
 
     def exposition(self) -> bytes:
-        """The text format for one scrape."""
-        return generate_latest(self.registry)
+        """The text format for one scrape: every process's counts added up, and the key gauges."""
+        counts: dict[str, dict[Labels, int]] = {name: {} for name in _COUNTERS}
+        latency: Histogram = {}
+        for snapshot in self._snapshots():
+            for name, found in snapshot["counts"].items():
+                for labels, n in found:
+                    key = tuple(labels)
+                    counts[name][key] = counts[name].get(key, 0) + n
+            for route, buckets, total in snapshot["latency"]:
+                known, known_total = latency.get((route,), ([0] * len(buckets), 0.0))
+                latency[(route,)] = (
+                    [a + b for a, b in zip(known, buckets, strict=True)],
+                    known_total + total,
+                )
+        lines: list[str] = []
+        for name, (help_text, label_names) in _COUNTERS.items():
+            lines += [f"# HELP {name}_total {help_text}", f"# TYPE {name}_total counter"]
+            lines += [
+                f"{name}_total{_labels(label_names, key)} {n}" for key, n in sorted(counts[name].items())
+            ]
+        lines += _histogram_lines(latency)
+        lines += self._key_lines()
+        return ("\n".join(lines) + "\n").encode()
+
+    def _key_lines(self) -> list[str]:
+        assert self._keyring is not None, "track_keys() is called when the service is built"
+        keyset = self._keyring.view().keyset
+        now = self._clock()
+        lines = [
+            "# HELP jwtseal_current_key_age_seconds Seconds since the current signing key started signing.",
+            "# TYPE jwtseal_current_key_age_seconds gauge",
+            f"jwtseal_current_key_age_seconds {now - keyset.current.activates_at}",
+            "# HELP jwtseal_seconds_until_rotation Seconds until the next key is due to start signing.",
+            "# TYPE jwtseal_seconds_until_rotation gauge",
+            f"jwtseal_seconds_until_rotation {keyset.current.retires_at - now}",
+            "# HELP jwtseal_published_keys Keys in the JWKS, by state.",
+            "# TYPE jwtseal_published_keys gauge",
+        ]
+        for state in ("current", "next", "retired"):
+            published = sum(record.state == state for record in keyset.keys)
+            lines.append(f'jwtseal_published_keys{{state="{state}"}} {published}')
+        return lines
+
+
+def _histogram_lines(latency: Histogram) -> list[str]:
+    name = _LATENCY
+    lines = [f"# HELP {name} HTTP request latency by route.", f"# TYPE {name} histogram"]
+    for (route,), (buckets, total) in sorted(latency.items()):
+        cumulative = 0
+        for bound, n in zip((*map(str, BUCKETS), "+Inf"), buckets, strict=True):
+            cumulative += n
+            lines.append(f'{name}_bucket{{route="{_escape(route)}",le="{bound}"}} {cumulative}')
+        lines.append(f'{name}_sum{{route="{_escape(route)}"}} {total}')
+        lines.append(f'{name}_count{{route="{_escape(route)}"}} {cumulative}')
+    return lines

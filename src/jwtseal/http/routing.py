@@ -45,7 +45,11 @@ class Request:
 
 @dataclass(slots=True)
 class Response:
-    """An answer, plus ``facts`` about it (problem ``code``, ``kid``, ``alg``) for logs and metrics."""
+    """An answer, plus ``facts`` about it (problem ``code``, ``kid``, ``alg``) for logs and metrics.
+
+    The server and the observers only read it, so a handler may hand out one
+    instance again and again (the JWKS does).
+    """
 
     status: int
     body: bytes
