@@ -159,6 +159,32 @@ class RemoteJWKS:
         key = await self.find(uri, unverified.kid)
         return finish(unverified, key, now=now, leeway=leeway, audience=audience, issuer=issuer)
 
+    def verify_cached(
+        self,
+        token: str,
+        uri: str,
+        *,
+        now: float,
+        leeway: float,
+        audience: str | None = None,
+        issuer: str | None = None,
+    ) -> Claims | None:
+        """:meth:`verify` without waiting: None when the key is not in a fresh cached set.
+
+        The common case (a known URI, a known ``kid``) needs no I/O, so a
+        server can answer it without scheduling a task; on None it awaits
+        :meth:`verify`.
+
+        Raises:
+            TokenError: as :meth:`verify`, for every check that could be made.
+        """
+        unverified = inspect(token)
+        key = self._fresh(self._slots.get(uri), unverified.kid)
+        if key is None:
+            return None
+        self._slots.move_to_end(uri)
+        return finish(unverified, key, now=now, leeway=leeway, audience=audience, issuer=issuer)
+
     async def find(self, uri: str, kid: str) -> VerifyingKey | None:
         """The key ``kid`` of the JWKS at ``uri``, or None when the set has none.
 
@@ -167,14 +193,20 @@ class RemoteJWKS:
             JwksUnavailable: no usable key set could be fetched or served.
         """
         slot = self._slot(uri)
-        entry = slot.entry
-        if entry is not None and self._clock() < entry.fresh_until:
-            key = entry.keys.find(kid)
-            if key is not None:
-                self._note("hit", slot.origin)
-                return key
+        key = self._fresh(slot, kid)
+        if key is not None:
+            return key
         async with slot.lock:
             return await self._find_locked(slot, uri, kid)
+
+    def _fresh(self, slot: _Slot | None, kid: str) -> VerifyingKey | None:
+        """The key from the slot's set while it is fresh, counted as a cache hit."""
+        if slot is None or slot.entry is None or self._clock() >= slot.entry.fresh_until:
+            return None
+        key = slot.entry.keys.find(kid)
+        if key is not None:
+            self._note("hit", slot.origin)
+        return key
 
     def _note(self, event: RemoteEvent, origin: str) -> None:
         """Count an event; hosts beyond ``max_entries`` share one label, bounding memory."""
@@ -198,11 +230,9 @@ class RemoteJWKS:
 
     async def _find_locked(self, slot: _Slot, uri: str, kid: str) -> VerifyingKey | None:
         """Decide under the URI's lock, so waiters reuse the fetch they waited for."""
-        now = self._clock()
-        entry = slot.entry
-        if entry is not None and now < entry.fresh_until and (key := entry.keys.find(kid)) is not None:
-            self._note("hit", slot.origin)
+        if (key := self._fresh(slot, kid)) is not None:  # fetched by the request we waited for
             return key
+        now = self._clock()
         if now < slot.retry_at:
             self._note("cooldown", slot.origin)
         else:

@@ -83,3 +83,15 @@ class Service:
         return await self.remote.verify(
             token, jwks_uri, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
         )
+
+    def verify_remote_cached(
+        self, token: str, jwks_uri: str, *, audience: str | None = None, issuer: str | None = None
+    ) -> dict[str, Any] | None:
+        """:meth:`verify_remote` when the key is cached and fresh; None when that needs a fetch.
+
+        Raises:
+            TokenError: the first failed check that could be made without a fetch.
+        """
+        return self.remote.verify_cached(
+            token, jwks_uri, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
+        )

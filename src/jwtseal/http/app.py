@@ -14,7 +14,7 @@ from ..settings import Settings
 from ..stores.base import KeyStore
 from .endpoints import Endpoints
 from .metrics import Metrics
-from .observers import AccessLog, metrics_observer
+from .observers import AccessLog
 from .page import page_routes
 from .routing import Router
 
@@ -76,5 +76,5 @@ def create_app(
             **page_routes(),
         },
         background=[lambda: _maintain_keys(keyring, maintenance_interval), access_log.run, metrics.run],
-        observers=[access_log, metrics_observer(metrics)],
+        observers=[access_log, metrics],
     )

@@ -118,7 +118,7 @@ class Endpoints:
         return response
 
     def decode(self, request: Request) -> Response | Awaitable[Response]:
-        """Own keys answer at once; a remote ``jwksUri`` may need a fetch, so it is awaited."""
+        """Own keys and cached remote keys answer at once; a remote key not cached is awaited."""
         body = _json_object(request)
         token = body.get("token")
         if not isinstance(token, str):
@@ -128,6 +128,9 @@ class Endpoints:
         issuer = _optional_string(body, "issuer")
         if jwks_uri is None or jwks_uri == self.service.settings.jwks_uri:
             return _verified(token, self.service.verifier.verify(token, audience=audience, issuer=issuer))
+        claims = self.service.verify_remote_cached(token, jwks_uri, audience=audience, issuer=issuer)
+        if claims is not None:
+            return _verified(token, claims)
         return self._decode_remote(token, jwks_uri, audience, issuer)
 
     async def _decode_remote(

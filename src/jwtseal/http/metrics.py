@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..keyring import KeyRing
+from .routing import Response
 
 __all__ = ["CONTENT_TYPE", "SAVE_INTERVAL", "Metrics"]
 
@@ -71,6 +72,7 @@ class Metrics:
         self._latency_sum: dict[str, float] = {}
         self._counts: Counts = {name: {} for name in _COUNTERS if name != "jwtseal_http_requests"}
         self._keyring: KeyRing | None = None
+        self._pending: list[tuple[str, str, int, float, dict[str, str]]] = []
         self._dirty = False
 
     @classmethod
@@ -79,9 +81,23 @@ class Metrics:
         directory = environ.get("JWTSEAL_METRICS_DIR")
         return cls(directory=Path(directory) if directory else None)
 
-    # counting: the hot path
+    # counting: the hot path only appends; counts are made in batches
 
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+    def __call__(self, route: str, method: str, response: Response, seconds: float) -> None:
+        """Observe one answered request; counted within SAVE_INTERVAL seconds, or at the next scrape."""
+        self._pending.append((route, method, response.status, seconds, response.facts))
+
+    def _absorb(self) -> None:
+        """Turn the pending observations into counts."""
+        pending, self._pending = self._pending, []
+        for route, method, status, seconds, facts in pending:
+            self._request(route, method, status, seconds)
+            if route == "/encode" and status == 200:
+                self.token_issued(facts["kid"], facts["alg"])
+            elif route == "/decode":
+                self.verification(facts.get("code", "ok"))
+
+    def _request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method if method in _METHODS else "OTHER", status)
         self._requests[key] = self._requests.get(key, 0) + 1
         buckets = self._latency.get(route)
@@ -114,6 +130,7 @@ class Metrics:
 
     def snapshot(self) -> dict[str, Any]:
         """This process's counts, as JSON-ready lists."""
+        self._absorb()
         counts = {
             name: [[list(labels), n] for labels, n in found.items()] for name, found in self._counts.items()
         }
@@ -139,6 +156,7 @@ class Metrics:
         try:
             while True:
                 await asyncio.sleep(SAVE_INTERVAL)
+                self._absorb()
                 if self._dirty:
                     self.save()
         finally:
