@@ -63,12 +63,11 @@ class AccessLog:
 def _line(record: _Record) -> str:
     at, route, method, status, seconds, facts = record
     second = int(at)
-    extra = "".join([f', "{name}": {_quote(value)}' for name, value in facts.items()])
+    extra = "".join([f', "{name}": {_quote(value)}' for name, value in facts.items()]) if facts else ""
     return (
         f'{{"ts": "{_iso_second(second)}.{int((at - second) * 1000):03d}+00:00", "level": "info", '
         f'"logger": "jwtseal.access", "event": "request", "route": {_quote(route)}, '
-        f'"method": {_quote(method)}, "status": {status}, '
-        f'"duration_ms": {round(seconds * 1000, 3)}{extra}}}\n'
+        f'"method": {_quote(method)}, "status": {status}, "duration_ms": {seconds * 1000:.3f}{extra}}}\n'
     )
 
 

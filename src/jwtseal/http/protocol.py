@@ -40,6 +40,9 @@ _STATUS_LINES: Final = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status, status.phrase.encode()) for status in HTTPStatus
 }
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_METHOD_NAMES: Final = {
+    method.encode(): method for method in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS")
+}
 _TOO_LARGE: Final = problem(413, "payload_too_large", f"The request body may be at most {MAX_BODY} bytes.")
 _HEAD_TOO_LARGE: Final = problem(
     431,
@@ -76,9 +79,8 @@ def _encode(response: Response, close: bool, head: bool = False) -> bytes:
         len(response.body),
         _date.line(),
     )
-    extra = b"".join(b"%s: %s\r\n" % pair for pair in response.headers)
     end = b"connection: close\r\n\r\n" if close else b"\r\n"
-    return start + extra + end + (b"" if head else response.body)
+    return start + response.header_lines() + end + (b"" if head else response.body)
 
 
 class _Refused(Exception):
@@ -230,13 +232,18 @@ class Connection(asyncio.Protocol):
         self._in_head = True
         self._head_bytes = 0
         self._reading_since = None
-        if len(self._queue) >= MAX_PIPELINED:
-            self._stop(_TOO_MANY)
-        method = self._parser.get_method().decode("ascii")
+        method = self._parser.get_method()
         path = self._url.partition(b"?")[0].decode("latin-1")
-        request = Request(method, path, self._headers, b"".join(self._body))
-        self._queue.append((request, not self._parser.should_keep_alive()))
-        self._answer_next()
+        request = Request(
+            _METHOD_NAMES.get(method) or method.decode("ascii"), path, self._headers, b"".join(self._body)
+        )
+        close = not self._parser.should_keep_alive()
+        if self._busy or self._queue or not self._writable or self._closed:
+            if len(self._queue) >= MAX_PIPELINED:
+                self._stop(_TOO_MANY)
+            self._queue.append((request, close))
+        else:
+            self._answer(request, close)
 
     # answering
 
@@ -244,7 +251,9 @@ class Connection(asyncio.Protocol):
         """Start the oldest waiting request, unless one is being answered or the client is not reading."""
         if self._busy or not self._queue or not self._writable or self._closed:
             return
-        request, close = self._queue.popleft()
+        self._answer(*self._queue.popleft())
+
+    def _answer(self, request: Request, close: bool) -> None:
         self._busy = True
         started = time.perf_counter()
         route, answer = self._router.route(request)

@@ -56,6 +56,13 @@ class Response:
     content_type: bytes = JSON
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    _header_lines: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def header_lines(self) -> bytes:
+        """``headers`` as HTTP/1.1 lines, formatted once per response."""
+        if self._header_lines is None:
+            self._header_lines = b"".join(b"%s: %s\r\n" % pair for pair in self.headers)
+        return self._header_lines
 
     @classmethod
     def problem(cls, answer: Problem, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
