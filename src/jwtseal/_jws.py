@@ -39,23 +39,15 @@ class CompactJws:
     signature: bytes
 
 
-def parse(token: object) -> CompactJws:
+def split(token: object) -> tuple[Header, bytes, bytes, bytes]:
     """Split and decode a compact JWS without trusting any of it.
+
+    Returns the header, payload, signing input and signature as a plain
+    tuple: the verifier's hot path builds no object it does not need.
 
     Raises:
         MalformedToken: not three canonical base64url segments, a header
             that is not a strict JSON object, or ``crit``/``b64`` present.
-    """
-    return CompactJws(*split(token))
-
-
-def split(token: object) -> tuple[Header, bytes, bytes, bytes]:
-    """:func:`parse` as a plain tuple: header, payload, signing input, signature.
-
-    The verifier's hot path: no object is built beyond what it returns.
-
-    Raises:
-        MalformedToken: see :func:`parse`.
     """
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise MalformedToken
@@ -78,7 +70,7 @@ def parse_header(segment: str) -> Header:
     """Decode a header segment; cached because every token of a key shares one.
 
     Raises:
-        MalformedToken: see :func:`parse`.
+        MalformedToken: see :func:`split`.
     """
     if len(segment) > MAX_HEADER_LENGTH:
         raise MalformedToken
@@ -89,18 +81,6 @@ def parse_header(segment: str) -> Header:
     if any(name in members for name in _REFUSED_HEADERS):
         raise MalformedToken("The token uses crit or b64, which are not supported.")
     return Header(members.get("alg"), members.get("kid"), MappingProxyType(members))
-
-
-def parse_claims(jws: CompactJws) -> dict[str, Any]:
-    """The payload as a strict JSON object.
-
-    Raises:
-        MalformedToken: the payload is not a JSON object.
-    """
-    try:
-        return loads_object(jws.payload)
-    except ValueError as exc:
-        raise MalformedToken("The token's payload is not a JSON object.") from exc
 
 
 def encode_header(alg: str, kid: str) -> str:
