@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from hashlib import sha256
 from types import MappingProxyType
 from typing import Final, Literal, Protocol, cast
 
@@ -25,6 +26,8 @@ RSA_KEY_SIZE: Final = 2048
 _SHA256: Final = hashes.SHA256()
 _PKCS1V15: Final = padding.PKCS1v15()
 _PSS: Final = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+# DER of DigestInfo { sha256, NULL } up to the digest (RFC 8017 section 9.2, note 1).
+_SHA256_DIGEST_INFO: Final = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
 Signer = Callable[[bytes], bytes]
@@ -84,6 +87,34 @@ class _Rsa:
             except InvalidSignature:
                 return False
             return True
+
+        return verify
+
+
+@dataclass(frozen=True, slots=True)
+class _RsaPkcs1v15(_Rsa):
+    """RS256, verified as RFC 8017 section 8.2.2 words it: encode, then compare.
+
+    OpenSSL recovers the encoded message and checks its ``00 01 FF.. 00``
+    padding (at least 8 bytes of FF); what follows must equal the DigestInfo
+    of SHA-256 over the data, byte for byte, so exactly one encoded message
+    passes, as with ``key.verify``. It skips ``key.verify``'s per-call digest
+    lookup and DigestInfo parsing: about a tenth of the whole verification.
+    """
+
+    def verifier(self, key: PublicKey) -> Verifier:
+        rsa_key, pad = cast("rsa.RSAPublicKey", key), self.pad
+        recover, length = rsa_key.recover_data_from_signature, (rsa_key.key_size + 7) // 8
+
+        def verify(data: bytes, signature: bytes) -> bool:
+            # OpenSSL reads a short signature as the same number; key.verify refuses it, so must this.
+            if len(signature) != length:
+                return False
+            try:
+                recovered = recover(signature, pad, None)
+            except InvalidSignature:
+                return False
+            return recovered == _SHA256_DIGEST_INFO + sha256(data).digest()
 
         return verify
 
@@ -181,7 +212,7 @@ _P384_ORDER: Final = int(
 
 ALGORITHMS: Final[Mapping[str, Algorithm]] = MappingProxyType(
     {
-        "RS256": _Rsa("RS256", "RSA", None, _PKCS1V15),
+        "RS256": _RsaPkcs1v15("RS256", "RSA", None, _PKCS1V15),
         "PS256": _Rsa("PS256", "RSA", None, _PSS),
         "ES256": _Ecdsa("ES256", "EC", "P-256", ec.SECP256R1(), ec.ECDSA(hashes.SHA256()), 32, _P256_ORDER),
         "ES384": _Ecdsa("ES384", "EC", "P-384", ec.SECP384R1(), ec.ECDSA(hashes.SHA384()), 48, _P384_ORDER),
