@@ -20,6 +20,7 @@ _FROM_STANDARD: Final = bytes.maketrans(b"+/", b"-_")
 _PADDING: Final = (b"", b"", b"==", b"=")
 # Unused low bits of the last character, by the segment's length modulo 4.
 _SPARE_BITS_MASK: Final = (0, None, 0b1111, 0b11)
+_a2b_base64: Final = binascii.a2b_base64  # one lookup fewer per segment
 
 
 def b64url_encode_bytes(data: bytes) -> bytes:
@@ -46,10 +47,11 @@ def b64url_decode_bytes(data: bytes) -> bytes:
     Raises:
         ValueError: see :func:`b64url_decode`.
     """
-    mask = _SPARE_BITS_MASK[len(data) % 4]
+    spare = len(data) % 4
+    mask = _SPARE_BITS_MASK[spare]
     if mask is None:
         raise ValueError("not canonical base64url")
-    decoded = binascii.a2b_base64(data.translate(_TO_STANDARD) + _PADDING[len(data) % 4], strict_mode=True)
+    decoded = _a2b_base64(data.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
     if mask and _VALUE[data[-1]] & mask:
         raise ValueError("not canonical base64url")
     return decoded
