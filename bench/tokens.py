@@ -13,6 +13,7 @@ cases instead of every sample of one case. The reported figure is the best
 from __future__ import annotations
 
 import argparse
+import base64
 import itertools
 import json
 import os
@@ -68,6 +69,7 @@ CALIBRATION_SECONDS = 0.05
 IMPLS: dict[str, str] = {
     "floor": "floor (cryptography)",
     "floor-rs": "  (floor + DER->r||s)",  # for reference only: the ECDSA sign floor plus the JWS form
+    "bare": "  (bare JWS, no checks)",  # for reference only: the least work around the floor, see bare_*
     "jwtseal": "jwtseal",
     "jwtseal-ring": "jwtseal Verifier(keyring)",
     "pyjwt": "PyJWT",
@@ -243,6 +245,57 @@ def floor_verifier(alg: str, key: Any) -> Callable[[bytes, bytes], object]:
     return key.verify
 
 
+# --- reference only: the least work any JWS library does around the floor -------------------------
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _raw_rs(der: bytes, size: int) -> bytes:
+    """DER -> fixed-length r || s by reading the bytes (the fastest form known here)."""
+    r_end = 4 + der[3]
+    return der[4:r_end][-size:].rjust(size, b"\0") + der[r_end + 2 :][-size:].rjust(size, b"\0")
+
+
+def bare_signer(fx: Fixture) -> Callable[[], str]:
+    """Fresh claims -> compact JSON -> base64url -> sign -> JWS form: no policy, no checks at all.
+
+    Not a usable signer; it shows how close to the floor anything that does the work can get.
+    """
+    header = _b64url(_COMPACT.encode({"alg": fx.alg, "kid": fx.kid, "typ": "JWT"}).encode()) + "."
+    sign, size = floor_signer(fx.alg, fx.private_key), _ECDSA.get(fx.alg, (None, 0))[1]
+
+    def sign_token() -> str:
+        signing_input = header + _b64url(_COMPACT.encode(peer_claims()).encode())
+        signature = sign(signing_input.encode("ascii"))
+        assert isinstance(signature, bytes)
+        return f"{signing_input}.{_b64url(_raw_rs(signature, size) if size else signature)}"
+
+    return sign_token
+
+
+def bare_verifier(fx: Fixture) -> Callable[[str], object]:
+    """Split -> base64url -> json.loads -> floor verify -> exp: lenient, no other check.
+
+    Not a usable verifier (no strictness, no kid or alg checks); reference only.
+    """
+    verify = floor_verifier(fx.alg, fx.public_key)
+
+    def verify_token(token: str) -> object:
+        signing_input, _, signature = token.rpartition(".")
+        payload = signing_input.partition(".")[2]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), signing_input.encode())
+        if claims["exp"] <= time.time():
+            raise ValueError("expired")
+        return claims
+
+    return verify_token
+
+
 def split_token(token: str) -> tuple[bytes, bytes]:
     """(signature, signing input) of a compact JWS, decoded once outside the timing."""
     head, _, sig = token.rpartition(".")
@@ -272,6 +325,7 @@ def sign_cases(fx: Fixture) -> list[Case]:
     if isinstance(fx.private_key, ec.EllipticCurvePrivateKey):
         floor_rs = raw_ecdsa_signer(fx.alg, fx.private_key)
         thunks["floor-rs"] = lambda: floor_rs(signing_input)
+    thunks["bare"] = bare_signer(fx)
     thunks["jwtseal"] = lambda: fx.issuer.sign(CLIENT_CLAIMS)
     thunks.update(peer_signers(fx))
     return [Case(fx.alg, "sign", impl, fn) for impl, fn in thunks.items()]
@@ -282,7 +336,7 @@ def verify_cases(fx: Fixture) -> list[Case]:
     pools = {impl: cycler([as_str(sign()) for _ in range(POOL_SIZE)]) for impl, sign in signers.items()}
     own = [fx.issuer.sign(CLIENT_CLAIMS) for _ in range(POOL_SIZE)]
     own_pool, floor_pool = cycler(own), cycler([split_token(t) for t in own])
-    floor = floor_verifier(fx.alg, fx.public_key)
+    floor, bare_verify = floor_verifier(fx.alg, fx.public_key), bare_verifier(fx)
     jwks_verifier, ring_verifier = Verifier(PublicKeySet.from_document(fx.jwks)), Verifier(fx.keyring)
     jose_key, jose_claims = jose_jwk.import_key(fx.public_jwk), jose_jwt.JWTClaimsRegistry()
     authlib_jwt, authlib_key = JsonWebToken([fx.alg]), JsonWebKey.import_key(fx.public_jwk)
@@ -299,6 +353,7 @@ def verify_cases(fx: Fixture) -> list[Case]:
 
     thunks: dict[str, Thunk] = {
         "floor": lambda: floor(*floor_pool()),
+        "bare": lambda: bare_verify(own_pool()),
         "jwtseal": lambda: jwks_verifier.verify(own_pool()),
         "jwtseal-ring": lambda: ring_verifier.verify(own_pool()),
         "pyjwt": lambda: pyjwt.decode(pools["pyjwt"](), fx.public_key, algorithms=[fx.alg]),

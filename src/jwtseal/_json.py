@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from _json import make_encoder, make_scanner
 from typing import Any, Final
 
 
@@ -32,6 +33,8 @@ def _no_constant(name: str) -> Any:
 _DECODER: Final = json.JSONDecoder(
     object_pairs_hook=_no_duplicates, parse_float=_finite, parse_constant=_no_constant
 )
+# The C scanner itself: ``raw_decode`` is only a Python frame around it.
+_SCAN: Final = make_scanner(_DECODER)  # type: ignore[arg-type]  # any decoder is a context, as in json
 
 
 def loads_object(data: bytes) -> dict[str, Any]:
@@ -44,9 +47,11 @@ def loads_object(data: bytes) -> dict[str, Any]:
     """
     try:
         text = data.decode("utf-8")
-        value, end = _DECODER.raw_decode(text) if text[:1] == "{" else (None, -1)
+        value, end = _SCAN(text, 0) if text[:1] == "{" else (None, -1)
         if end != len(text):  # whitespace around it, or not an object: the full path decides
             value = _DECODER.decode(text)
+    except StopIteration as exc:  # what the scanner raises for "{" followed by nothing valid
+        raise ValueError("not JSON") from exc
     except RecursionError as exc:
         raise ValueError("too deeply nested") from exc
     if not isinstance(value, dict):
@@ -55,6 +60,13 @@ def loads_object(data: bytes) -> dict[str, Any]:
 
 
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# The C encoder that ``_ENCODER.encode`` builds on every call, built once.
+# No circular-reference markers: a cycle ends in RecursionError, reported
+# like any nesting too deep to write (markers would also go stale after an
+# error, since the C encoder does not remove them when it bails out).
+_ENCODE: Final = make_encoder(
+    None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+)
 
 
 def dumps_compact(value: Any) -> bytes:
@@ -65,6 +77,6 @@ def dumps_compact(value: Any) -> bytes:
             nesting too deep to write.
     """
     try:
-        return _ENCODER.encode(value).encode()
+        return "".join(_ENCODE(value, 0)).encode()
     except RecursionError as exc:  # parsed just under the limit, one frame short to write
         raise ValueError("too deeply nested") from exc

@@ -150,7 +150,7 @@ def load_private(jwk: dict[str, Any], algorithm: Algorithm) -> PrivateKey:
     # A signature round trip proves the private half belongs to the public one
     # (and, for RSA loaded without the slow prime checks, that its CRT values
     # are sound: a faulty CRT signature would not verify, and is never published).
-    if not algorithm.verify(public, _PROBE, algorithm.sign(key, _PROBE)):
+    if not algorithm.verifier(public)(_PROBE, algorithm.signer(key)(_PROBE)):
         raise InvalidKey("The stored private key does not match its public key.")
     return key
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._algorithms import ALGORITHMS, Algorithm, PrivateKey, PublicKey
+from ._algorithms import ALGORITHMS, Algorithm, PrivateKey, PublicKey, Signer, Verifier
 from ._jwk import (
     Jwk,
     algorithm_for,
@@ -32,6 +32,10 @@ class VerifyingKey:
     kid: str
     algorithm: Algorithm
     _key: PublicKey = field(compare=False)
+    _verify: Verifier = field(init=False, compare=False)  # the key bound once: see Algorithm
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_verify", self.algorithm.verifier(self._key))
 
     @property
     def alg(self) -> str:
@@ -57,7 +61,7 @@ class VerifyingKey:
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's signature over ``signing_input``."""
-        return self.algorithm.verify(self._key, signing_input, signature)
+        return self._verify(signing_input, signature)
 
     def to_jwk(self) -> Jwk:
         """The public JWK, as published in the JWKS."""
@@ -83,6 +87,10 @@ class SigningKey:
     public: VerifyingKey = field(compare=False)
     header_segment: str = field(compare=False)
     header_prefix: bytes = field(compare=False)  # header_segment + ".", ready to sign after
+    _sign: Signer = field(init=False, compare=False)  # the key bound once: see Algorithm
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sign", self.algorithm.signer(self._key))
 
     @property
     def alg(self) -> str:
@@ -121,7 +129,7 @@ class SigningKey:
         return cls(kid, algorithm, key, public, header, f"{header}.".encode("ascii"))
 
     def sign(self, signing_input: bytes) -> bytes:
-        return self.algorithm.sign(self._key, signing_input)
+        return self._sign(signing_input)
 
     def to_private_jwk(self) -> dict[str, str]:
         """The private JWK, for a key store only: never publish or log it."""

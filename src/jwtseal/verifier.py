@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from . import _jws
 from ._algorithms import ALGORITHMS
+from ._json import loads_object
 from .claims import Claims, check_audience, check_issuer, check_times, require_numeric_times
-from .errors import AlgNotAllowed, BadSignature, MissingKid, UnknownKid
+from .errors import AlgNotAllowed, BadSignature, MalformedToken, MissingKid, UnknownKid
 from .keys import VerifyingKey
 
 __all__ = ["KeySource", "UnverifiedToken", "Verifier", "inspect"]
@@ -49,12 +50,7 @@ class UnverifiedToken:
             MissingKid: no ``kid`` string in the header.
             AlgNotAllowed: ``alg`` is not one jwtseal verifies.
         """
-        kid, alg = self.jws.header.kid, self.jws.header.alg
-        if not isinstance(kid, str) or not kid:
-            raise MissingKid
-        if not isinstance(alg, str) or alg not in ALGORITHMS:
-            raise AlgNotAllowed(f"The algorithm {str(alg)[:20]!r} is not allowed.")
-        return kid
+        return _kid(self.jws.header)
 
 
 def inspect(token: str) -> UnverifiedToken:
@@ -64,10 +60,8 @@ def inspect(token: str) -> UnverifiedToken:
         MalformedToken: the token is not a well-formed compact JWS with a
             JSON object payload whose time claims are numbers.
     """
-    jws = _jws.parse(token)
-    claims = _jws.parse_claims(jws)
-    require_numeric_times(claims)
-    return UnverifiedToken(jws, claims)
+    header, payload, signing_input, signature = _jws.split(token)
+    return UnverifiedToken(_jws.CompactJws(header, payload, signing_input, signature), _claims(payload))
 
 
 def finish(
@@ -85,13 +79,49 @@ def finish(
         UnknownKid, AlgNotAllowed, BadSignature, Expired, NotYetValid,
         InvalidAudience, InvalidIssuer: the first check that fails.
     """
+    jws = token.jws
+    _check_signature(key, jws.header.alg, jws.signing_input, jws.signature)
+    return _check_claims(token.claims, now, leeway, audience, issuer)
+
+
+# The steps of inspect and finish, apart, so Verifier.verify can run them
+# on plain values without building an UnverifiedToken for every token.
+
+
+def _claims(payload: bytes) -> Claims:
+    """Raises MalformedToken unless the payload is a JSON object with numeric times."""
+    try:
+        claims = loads_object(payload)
+    except ValueError as exc:
+        raise MalformedToken("The token's payload is not a JSON object.") from exc
+    require_numeric_times(claims)
+    return claims
+
+
+def _kid(header: _jws.Header) -> str:
+    """Raises MissingKid or AlgNotAllowed, in that order; see :attr:`UnverifiedToken.kid`."""
+    kid, alg = header.kid, header.alg
+    if not isinstance(kid, str) or not kid:
+        raise MissingKid
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
+        raise AlgNotAllowed(f"The algorithm {str(alg)[:20]!r} is not allowed.")
+    return kid
+
+
+def _check_signature(key: VerifyingKey | None, alg: object, signing_input: bytes, signature: bytes) -> None:
+    """Raises UnknownKid, AlgNotAllowed (key and header disagree) or BadSignature."""
     if key is None:
         raise UnknownKid
-    if key.alg != token.jws.header.alg:
+    if key.algorithm.name != alg:
         raise AlgNotAllowed("The token's algorithm does not match its key.")
-    if not key.verify(token.jws.signing_input, token.jws.signature):
+    if not key.verify(signing_input, signature):
         raise BadSignature
-    claims = token.claims
+
+
+def _check_claims(
+    claims: Claims, now: float, leeway: float, audience: str | None, issuer: str | None
+) -> Claims:
+    """``claims`` once the time, audience and issuer checks pass."""
     check_times(claims, now, leeway)
     if audience is not None:
         check_audience(claims, audience)
@@ -120,13 +150,7 @@ class Verifier:
         Raises:
             TokenError: the first failed check, with API.md's code.
         """
-        unverified = inspect(token)
-        key = self.keys.find(unverified.kid)
-        return finish(
-            unverified,
-            key,
-            now=self._clock(),
-            leeway=self.leeway,
-            audience=audience,
-            issuer=issuer,
-        )
+        header, payload, signing_input, signature = _jws.split(token)
+        claims = _claims(payload)
+        _check_signature(self.keys.find(_kid(header)), header.alg, signing_input, signature)
+        return _check_claims(claims, self._clock(), self.leeway, audience, issuer)
