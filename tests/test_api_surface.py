@@ -14,11 +14,11 @@ def test_exported_names_are_pinned() -> None:
         "InvalidClaim", "InvalidIssuer", "InvalidKey", "InvalidRequest", "IssuedToken", "Issuer",
         "JwksError", "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError", "KeyRecord", "KeyRing",
         "KeyRingView", "KeySet", "KeySource", "KeyState", "KeyStore", "KeyStoreError",
-        "MalformedToken", "MissingKid", "NotYetValid", "PayloadTooLarge", "PublicKeySet",
+        "MalformedToken", "MissingKid", "NotYetValid", "PayloadTooLarge", "PendingToken", "PublicKeySet",
         "RemoteEvent", "RemoteJWKS", "RemoteStats", "RequestError", "ReservedClaim",
-        "RotationPolicy", "Service", "Settings", "SettingsError", "SigningKey", "TokenError",
-        "TtlTooLong", "Unauthorized", "UnknownKid", "UnverifiedToken", "Verifier", "VerifyingKey",
-        "__version__", "inspect",
+        "RotationPolicy", "Service", "Settings", "SettingsError", "SignedToken", "SigningKey", "TokenError",
+        "TtlTooLong", "Unauthorized", "UnknownKid", "UnsignedToken", "UnverifiedToken", "Verifier",
+        "VerifyingKey", "__version__", "inspect",
     }  # fmt: skip
     for name in jwtseal.__all__:
         assert hasattr(jwtseal, name)

@@ -52,6 +52,17 @@ def test_issue_sets_iss_iat_exp_jti_and_keeps_the_rest(keyring: KeyRing) -> None
     assert header == {"alg": "EdDSA", "kid": issued.kid, "typ": "JWT"}
 
 
+def test_prepare_checks_and_encodes_now_and_signs_when_asked(keyring: KeyRing) -> None:
+    with pytest.raises(ReservedClaim):  # refused before any signature
+        issuer(keyring).prepare({"jti": "mine"})
+    unsigned = issuer(keyring).prepare({"groceryList": ["milk"]})
+    assert unsigned.key.kid == keyring.view().signing_key.kid
+    issued = unsigned.sign()
+    assert issued.token.startswith(unsigned.signing_input.decode() + ".")
+    assert issued.claims == unsigned.claims
+    assert Verifier(keyring, clock=lambda: NOW).verify(issued.token) == issued.claims
+
+
 def test_sign_returns_a_token_the_verifier_accepts(keyring: KeyRing) -> None:
     token = issuer(keyring).sign({"groceryList": ["milk"]})
     assert Verifier(keyring, clock=lambda: NOW).verify(token)["groceryList"] == ["milk"]

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -81,6 +82,18 @@ def test_metrics_add_up_across_two_workers(tmp_path: Path, start_service: StartS
     assert families["jwtseal_tokens_issued"].type == "counter"
     assert families["jwtseal_published_keys"].type == "gauge"
     print(scrapes[0][:2000])
+
+
+def test_every_request_of_a_burst_is_counted(running: RunningService) -> None:
+    burst = 1_500  # pipelined in one write: far more than one batch of pending observations
+    request = b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n"
+    address = ("127.0.0.1", running.settings.port)
+    with socket.create_connection(address, timeout=10) as client:
+        client.sendall(request * (burst - 1) + request.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n"))
+        answers = b"".join(iter(lambda: client.recv(65_536), b""))
+    assert answers.count(b"HTTP/1.1 200 OK") == burst
+    text = running.client.get("/metrics").text
+    assert metric(text, "jwtseal_http_requests_total", route="/healthz", method="GET", status="200") == burst
 
 
 def test_any_path_counts_as_one_unmatched_route_in_metrics_prometheus_can_parse(

@@ -19,6 +19,7 @@ from jwtseal import (
     JwksUriNotAllowed,
     MalformedToken,
     MissingKid,
+    PendingToken,
     SigningKey,
     UnknownKid,
 )
@@ -71,21 +72,26 @@ def test_ten_thousand_verifications_cost_one_fetch(origin: Origin, key: SigningK
     assert remote.stats.hits["127.0.0.1"] == 9_999
 
 
-def test_verify_cached_answers_without_waiting_only_from_a_fresh_set(origin: Origin, key: SigningKey) -> None:
+def test_begin_cached_goes_on_without_waiting_only_from_a_fresh_set(origin: Origin, key: SigningKey) -> None:
     origin.serve_keys(key)
     clock = Clock(NOW)
     remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
 
-    assert remote.verify_cached(jwt, uri, now=NOW, leeway=0) is None  # nothing cached: no fetch either
+    def begin(jwt: str, uri: str) -> PendingToken | None:
+        return remote.begin_cached(jwt, uri, now=NOW, leeway=0)
+
+    assert begin(jwt, uri) is None  # nothing cached: no fetch either
     assert origin.count == 0
     asyncio.run(verify(remote, jwt, uri))
-    assert remote.verify_cached(jwt, uri, now=NOW, leeway=0) == {"sub": "alice", "iat": 1_000, "exp": 2_000}
-    assert remote.verify_cached(token(key, kid="other"), uri, now=NOW, leeway=0) is None
-    assert remote.verify_cached(jwt, origin.url("/elsewhere"), now=NOW, leeway=0) is None
+    pending = begin(jwt, uri)
+    assert pending is not None
+    assert pending.check_signature().claims() == {"sub": "alice", "iat": 1_000, "exp": 2_000}
+    assert begin(token(key, kid="other"), uri) is None
+    assert begin(jwt, origin.url("/elsewhere")) is None
     with pytest.raises(MalformedToken):
-        remote.verify_cached("not.a.token", uri, now=NOW, leeway=0)
+        begin("not.a.token", uri)
     clock.now += 24 * 3600  # past the set's lifetime: a refresh is due, which needs I/O
-    assert remote.verify_cached(jwt, uri, now=NOW, leeway=0) is None
+    assert begin(jwt, uri) is None
     assert origin.count == 1
     assert remote.stats.hits["127.0.0.1"] == 1
 

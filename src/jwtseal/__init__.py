@@ -34,7 +34,7 @@ from .errors import (
     Unauthorized,
     UnknownKid,
 )
-from .issuer import IssuedToken, Issuer
+from .issuer import IssuedToken, Issuer, UnsignedToken
 from .jwks import PublicKeySet
 from .keyring import KeyRing, KeyRingView
 from .keys import SigningKey, VerifyingKey
@@ -44,7 +44,7 @@ from .rotation import RotationPolicy
 from .service import Service
 from .settings import Settings, SettingsError
 from .stores import FileKeyStore, KeyStore
-from .verifier import KeySource, UnverifiedToken, Verifier, inspect
+from .verifier import KeySource, PendingToken, SignedToken, UnverifiedToken, Verifier, inspect
 
 __version__ = "0.1.0"
 
@@ -82,6 +82,7 @@ __all__ = [
     "MissingKid",
     "NotYetValid",
     "PayloadTooLarge",
+    "PendingToken",
     "PublicKeySet",
     "RemoteEvent",
     "RemoteJWKS",
@@ -92,11 +93,13 @@ __all__ = [
     "Service",
     "Settings",
     "SettingsError",
+    "SignedToken",
     "SigningKey",
     "TokenError",
     "TtlTooLong",
     "Unauthorized",
     "UnknownKid",
+    "UnsignedToken",
     "UnverifiedToken",
     "Verifier",
     "VerifyingKey",

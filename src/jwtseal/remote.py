@@ -30,10 +30,10 @@ import httpx
 from ._json import loads_object
 from ._netguard import AddressGuard, Target
 from .claims import Claims
-from .errors import JwksUnavailable
+from .errors import JwksUnavailable, UnknownKid
 from .jwks import PublicKeySet
 from .keys import VerifyingKey
-from .verifier import finish, inspect
+from .verifier import PendingToken, begin, finish, inspect
 
 __all__ = ["RemoteEvent", "RemoteJWKS", "RemoteStats"]
 
@@ -159,31 +159,23 @@ class RemoteJWKS:
         key = await self.find(uri, unverified.kid)
         return finish(unverified, key, now=now, leeway=leeway, audience=audience, issuer=issuer)
 
-    def verify_cached(
-        self,
-        token: str,
-        uri: str,
-        *,
-        now: float,
-        leeway: float,
-        audience: str | None = None,
-        issuer: str | None = None,
-    ) -> Claims | None:
-        """:meth:`verify` without waiting: None when the key is not in a fresh cached set.
+    def begin_cached(self, token: str, uri: str, *, now: float, leeway: float) -> PendingToken | None:
+        """:meth:`verify` in steps without waiting: None when the key is not in a fresh cached set.
 
         The common case (a known URI, a known ``kid``) needs no I/O, so a
         server can answer it without scheduling a task; on None it awaits
         :meth:`verify`.
 
         Raises:
-            TokenError: as :meth:`verify`, for every check that could be made.
+            MalformedToken, MissingKid, AlgNotAllowed: before any key lookup.
         """
-        unverified = inspect(token)
-        key = self._fresh(self._slots.get(uri), unverified.kid)
-        if key is None:
+        slot = self._slots.get(uri)
+        try:
+            pending = begin(token, lambda kid: self._fresh(slot, kid), now=now, leeway=leeway)
+        except UnknownKid:
             return None
         self._slots.move_to_end(uri)
-        return finish(unverified, key, now=now, leeway=leeway, audience=audience, issuer=issuer)
+        return pending
 
     async def find(self, uri: str, kid: str) -> VerifyingKey | None:
         """The key ``kid`` of the JWKS at ``uri``, or None when the set has none.

@@ -20,7 +20,7 @@ from .rotation import RotationPolicy
 from .settings import Settings
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
-from .verifier import Verifier
+from .verifier import PendingToken, Verifier
 
 __all__ = ["Service", "remote_jwks"]
 
@@ -84,14 +84,10 @@ class Service:
             token, jwks_uri, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
         )
 
-    def verify_remote_cached(
-        self, token: str, jwks_uri: str, *, audience: str | None = None, issuer: str | None = None
-    ) -> dict[str, Any] | None:
-        """:meth:`verify_remote` when the key is cached and fresh; None when that needs a fetch.
+    def begin_remote_cached(self, token: str, jwks_uri: str) -> PendingToken | None:
+        """:meth:`verify_remote` in steps when the key is cached and fresh; None when that needs a fetch.
 
         Raises:
-            TokenError: the first failed check that could be made without a fetch.
+            MalformedToken, MissingKid, AlgNotAllowed: before any key lookup.
         """
-        return self.remote.verify_cached(
-            token, jwks_uri, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
-        )
+        return self.remote.begin_cached(token, jwks_uri, now=time.time(), leeway=self.settings.leeway)

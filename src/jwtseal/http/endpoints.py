@@ -7,7 +7,6 @@ No crypto, claims policy or caching lives here; ``facts`` on each response
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
 from typing import Any
 
 from .. import __version__
@@ -15,11 +14,14 @@ from .._json import loads_object
 from .._jws import parse_header
 from ..apikeys import ApiKeys
 from ..errors import InvalidRequest, KeyStoreError, Unauthorized
+from ..issuer import IssuedToken
 from ..keyring import KeyRingView
 from ..service import Service
+from ..verifier import SignedToken
+from .batch import CryptoBatch
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
-from .routing import Request, Response
+from .routing import Answer, Deferred, Request, Response
 
 __all__ = ["Endpoints"]
 
@@ -57,6 +59,20 @@ def _etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return etag in candidates or b"*" in candidates
 
 
+def _issued(issued: IssuedToken) -> Response:
+    claims = issued.claims
+    body = {
+        "token": issued.token,
+        "kid": issued.kid,
+        "alg": issued.alg,
+        "exp": claims["exp"],
+        "jti": claims["jti"],
+    }
+    response = _json_response(body)
+    response.facts.update(kid=issued.kid, alg=issued.alg)
+    return response
+
+
 def _verified(token: str, claims: dict[str, Any]) -> Response:
     response = _json_response(claims)
     header = parse_header(token.partition(".")[0])  # cached, and valid: it just verified
@@ -73,6 +89,7 @@ class Endpoints:
         self.metrics = metrics
         self.cache_control = f"public, max-age={service.settings.jwks_max_age}".encode()
         self.openapi = json.dumps(openapi_document(__version__)).encode()
+        self.batch = CryptoBatch()
         self._jwks_view: KeyRingView | None = None
         self._jwks_answers: tuple[bytes, Response, Response]
 
@@ -102,23 +119,14 @@ class Endpoints:
         }
         return _json_response(document, [(b"cache-control", self.cache_control)])
 
-    def encode(self, request: Request) -> Response:
+    def encode(self, request: Request) -> Deferred:
+        """Checked and encoded now; signed with the other requests of this loop turn."""
         self._authorize(request.header(b"authorization"))
-        issued = self.service.issuer.issue(_json_object(request))
-        claims = issued.claims
-        body = {
-            "token": issued.token,
-            "kid": issued.kid,
-            "alg": issued.alg,
-            "exp": claims["exp"],
-            "jti": claims["jti"],
-        }
-        response = _json_response(body)
-        response.facts.update(kid=issued.kid, alg=issued.alg)
-        return response
+        unsigned = self.service.issuer.prepare(_json_object(request))
+        return self.batch.submit(unsigned.sign, _issued, request.path)
 
-    def decode(self, request: Request) -> Response | Awaitable[Response]:
-        """Own keys and cached remote keys answer at once; a remote key not cached is awaited."""
+    def decode(self, request: Request) -> Answer:
+        """Own keys and cached remote keys verify in this loop turn's batch; other remote keys are awaited."""
         body = _json_object(request)
         token = body.get("token")
         if not isinstance(token, str):
@@ -127,11 +135,16 @@ class Endpoints:
         audience = _optional_string(body, "audience")
         issuer = _optional_string(body, "issuer")
         if jwks_uri is None or jwks_uri == self.service.settings.jwks_uri:
-            return _verified(token, self.service.verifier.verify(token, audience=audience, issuer=issuer))
-        claims = self.service.verify_remote_cached(token, jwks_uri, audience=audience, issuer=issuer)
-        if claims is not None:
-            return _verified(token, claims)
-        return self._decode_remote(token, jwks_uri, audience, issuer)
+            pending = self.service.verifier.begin(token)
+        elif (cached := self.service.begin_remote_cached(token, jwks_uri)) is not None:
+            pending = cached
+        else:  # a remote key not cached yet
+            return self._decode_remote(token, jwks_uri, audience, issuer)
+
+        def answer(signed: SignedToken) -> Response:
+            return _verified(token, signed.claims(audience=audience, issuer=issuer))
+
+        return self.batch.submit(pending.check_signature, answer, request.path)
 
     async def _decode_remote(
         self, token: str, jwks_uri: str, audience: str | None, issuer: str | None

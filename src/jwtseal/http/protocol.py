@@ -26,7 +26,7 @@ from typing import Final, cast
 import httptools
 
 from .problems import Problem, problem
-from .routing import MAX_BODY, Request, Response, Router
+from .routing import MAX_BODY, Deferred, Request, Response, Router
 
 __all__ = ["INVALID", "MAX_HEAD", "MAX_HEADERS", "MAX_PIPELINED", "Connection", "ConnectionState"]
 
@@ -259,6 +259,8 @@ class Connection(asyncio.Protocol):
         route, answer = self._router.route(request)
         if isinstance(answer, Response):
             self._respond(request, route, answer, close, started)
+        elif isinstance(answer, Deferred):
+            answer.then(lambda response: self._respond(request, route, response, close, started))
         else:
             self._transport.pause_reading()  # no more pipelined requests while this one waits on I/O
             task = asyncio.ensure_future(self._respond_later(request, route, answer, close, started))

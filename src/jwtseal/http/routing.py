@@ -19,7 +19,7 @@ from typing import Any, Final
 from ..errors import JwtsealError, Unauthorized
 from .problems import Problem, problem, problem_for
 
-__all__ = ["MAX_BODY", "Handler", "Observer", "Request", "Response", "Router"]
+__all__ = ["MAX_BODY", "Answer", "Deferred", "Handler", "Observer", "Request", "Response", "Router"]
 
 logger = logging.getLogger("jwtseal.http")
 
@@ -69,7 +69,30 @@ class Response:
         return cls(answer.status, answer.body, PROBLEM_JSON, headers or [], {"code": answer.code})
 
 
-Handler = Callable[[Request], Response | Awaitable[Response]]
+class Deferred:
+    """An answer given later in this event-loop turn, without a task per request.
+
+    See :class:`~jwtseal.http.batch.CryptoBatch`: the server registers what to
+    do with the answer (:meth:`then`) as soon as the handler returns, and the
+    batch resolves it after the cryptography of every request read in this
+    turn has run.
+    """
+
+    __slots__ = ("_callback",)
+
+    def __init__(self) -> None:
+        self._callback: Callable[[Response], None] | None = None
+
+    def then(self, callback: Callable[[Response], None]) -> None:
+        self._callback = callback
+
+    def resolve(self, response: Response) -> None:
+        assert self._callback is not None, "the server registers its callback before the batch runs"
+        self._callback(response)
+
+
+Answer = Response | Deferred | Awaitable[Response]
+Handler = Callable[[Request], Answer]
 Observer = Callable[[str, str, Response, float], None]
 """Called after every answered request with (route, method, response, seconds)."""
 Job = Callable[[], Coroutine[Any, Any, None]]
@@ -97,7 +120,7 @@ class Router:
         self.background = tuple(background)
         self.observers = tuple(observers)
 
-    def route(self, request: Request) -> tuple[str, Response | Awaitable[Response]]:
+    def route(self, request: Request) -> tuple[str, Answer]:
         """The route label for metrics, and the handler's answer (a problem for any jwtseal error)."""
         methods = self._routes.get(request.path)
         if methods is None:
@@ -112,7 +135,7 @@ class Router:
             answer = handler(request)
         except Exception as exc:
             return request.path, error_response(exc, request.path)
-        if isinstance(answer, Response):
+        if isinstance(answer, Response | Deferred):
             return request.path, answer
         return request.path, _settle(answer, request.path)
 
