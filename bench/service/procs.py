@@ -103,7 +103,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (uvicorn's workers when ``--workers`` > 1)."""
+    """Direct children of ``pid`` (the worker processes when ``--workers`` > 1)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
