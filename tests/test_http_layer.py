@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import io
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
 
+from jwtseal import BadSignature, Expired
+from jwtseal.http.batch import CryptoBatch
 from jwtseal.http.observers import MAX_PENDING, AccessLog
 from jwtseal.http.routing import Request, Response, Router
 from tests.conftest import bound_socket, serve_in_thread
@@ -62,3 +65,38 @@ def test_the_access_log_writes_in_batches_and_never_loses_a_line_at_shutdown() -
     assert len(lines) == MAX_PENDING + 1
     assert lines[0]["code"] == "bad_signature"
     assert lines[-1] == {**lines[-1], "route": "/encode", "status": 200, "kid": "k1", "event": "request"}
+
+
+def test_a_batch_runs_every_work_before_any_finish_and_answers_failures_as_problems() -> None:
+    order: list[str] = []
+
+    def work(name: str) -> Callable[[], str]:
+        def run() -> str:
+            order.append(f"work {name}")
+            if name == "forged":
+                raise BadSignature
+            return name
+
+        return run
+
+    def finish(result: str) -> Response:
+        order.append(f"finish {result}")
+        if result == "old":
+            raise Expired
+        return Response(200, result.encode())
+
+    async def one_turn() -> list[Response]:
+        batch, answers = CryptoBatch(), list[Response]()
+        for name in ("a", "forged", "old", "b"):  # submitted in one turn, as by four connections
+            batch.submit(work(name), finish, "/decode").then(answers.append)
+        await asyncio.sleep(0)
+        return answers
+
+    answers = asyncio.run(one_turn())
+    assert order == ["work a", "work forged", "work old", "work b", "finish a", "finish old", "finish b"]
+    assert [(answer.status, answer.facts.get("code")) for answer in answers] == [
+        (200, None),
+        (401, "bad_signature"),
+        (401, "expired"),
+        (200, None),
+    ]
