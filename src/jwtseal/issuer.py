@@ -48,11 +48,13 @@ class Issuer:
                 InvalidClaim also for claims that cannot be written as UTF-8 JSON.
             KeyStoreError: the key store is unreadable or corrupt.
         """
-        return self.prepare(claims).sign()
+        signing_input, full, key = self._prepare(claims)
+        return IssuedToken(_signed(signing_input, key), full, key.kid, key.alg)
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """The compact token for ``claims``; see :meth:`issue`."""
-        return self.prepare(claims).sign().token
+        signing_input, _, key = self._prepare(claims)
+        return _signed(signing_input, key)
 
     def prepare(self, claims: Mapping[str, Any]) -> UnsignedToken:
         """Everything of :meth:`issue` but the signature, which :meth:`UnsignedToken.sign` adds.
@@ -63,6 +65,9 @@ class Issuer:
         Raises:
             See :meth:`issue`; signing itself then cannot fail on the request's account.
         """
+        return UnsignedToken(*self._prepare(claims))
+
+    def _prepare(self, claims: Mapping[str, Any]) -> tuple[bytes, Claims, SigningKey]:
         if type(claims) is not dict and not isinstance(claims, Mapping):  # a dict skips the ABC check
             raise TypeError("claims must be a mapping of claim names to values")
         full = self.policy.issue(claims, self._clock())
@@ -71,7 +76,7 @@ class Issuer:
         except ValueError as exc:  # a lone surrogate, or nesting too deep to write
             raise InvalidClaim("The claims cannot be written as UTF-8 JSON.") from exc
         key = self.keyring.view().signing_key
-        return UnsignedToken(key.header_prefix + b64url_encode_bytes(payload), full, key)
+        return key.header_prefix + b64url_encode_bytes(payload), full, key
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,5 +89,8 @@ class UnsignedToken:
 
     def sign(self) -> IssuedToken:
         key = self.key
-        token = self.signing_input + b"." + b64url_encode_bytes(key.sign(self.signing_input))
-        return IssuedToken(token.decode("ascii"), self.claims, key.kid, key.alg)
+        return IssuedToken(_signed(self.signing_input, key), self.claims, key.kid, key.alg)
+
+
+def _signed(signing_input: bytes, key: SigningKey) -> str:
+    return (signing_input + b"." + b64url_encode_bytes(key.sign(signing_input))).decode("ascii")
