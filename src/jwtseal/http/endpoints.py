@@ -106,7 +106,7 @@ class Endpoints:
             )
             self._jwks_view = view
         etag, full, not_modified = self._jwks_answers
-        if_none_match = request.headers.get(b"if-none-match")
+        if_none_match = request.header(b"if-none-match")
         return not_modified if if_none_match and _etag_matches(if_none_match, etag) else full
 
     def openid_configuration(self, request: Request) -> Response:

@@ -68,10 +68,9 @@ class Metrics:
     def __init__(self, clock: Callable[[], float] = time.time, directory: Path | None = None) -> None:
         self._clock = clock
         self._directory = directory
-        self._requests: dict[tuple[str, str, int], int] = {}
         self._latency: dict[str, list[int]] = {}
         self._latency_sum: dict[str, float] = {}
-        self._counts: Counts = {name: {} for name in _COUNTERS if name != "jwtseal_http_requests"}
+        self._counts: Counts = {name: {} for name in _COUNTERS}
         self._keyring: KeyRing | None = None
         self._pending: list[tuple[str, str, int, float, dict[str, str]]] = []
         self._dirty = False
@@ -101,15 +100,13 @@ class Metrics:
                 self.verification(facts.get("code", "ok"))
 
     def _request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method if method in _METHODS else "OTHER", status)
-        self._requests[key] = self._requests.get(key, 0) + 1
+        self._count("jwtseal_http_requests", (route, method if method in _METHODS else "OTHER", str(status)))
         buckets = self._latency.get(route)
         if buckets is None:
             buckets = self._latency[route] = [0] * (len(BUCKETS) + 1)
             self._latency_sum[route] = 0.0
         buckets[bisect_left(BUCKETS, seconds)] += 1
         self._latency_sum[route] += seconds
-        self._dirty = True
 
     def token_issued(self, kid: str, alg: str) -> None:
         self._count("jwtseal_tokens_issued", (kid, alg))
@@ -137,10 +134,6 @@ class Metrics:
         counts = {
             name: [[list(labels), n] for labels, n in found.items()] for name, found in self._counts.items()
         }
-        requests = [
-            [[route, method, str(status)], n] for (route, method, status), n in self._requests.items()
-        ]
-        counts["jwtseal_http_requests"] = requests
         latency = [[route, buckets, self._latency_sum[route]] for route, buckets in self._latency.items()]
         return {"counts": counts, "latency": latency}
 
