@@ -201,6 +201,18 @@ def test_decode_verifies_with_the_service_own_keys(running: RunningService) -> N
     assert set(response.json()) == {"groceryList", "iss", "iat", "exp", "jti"}
 
 
+def test_answers_are_compact_json_with_non_ascii_escaped(running: RunningService) -> None:
+    claims = {"cart": "gr\u00fc\u00dfe \u2713 \U0001f600", "n": [1, 2.5, None, True]}
+    issued = running.encode(claims)
+    decoded = running.client.post("/decode", json={"token": issued.json()["token"]})
+
+    for answer in (issued, decoded):
+        assert answer.content.isascii()
+        assert answer.content == json.dumps(answer.json(), separators=(",", ":")).encode()
+    assert decoded.json()["cart"] == claims["cart"]
+    assert b"\\ud83d\\ude00" in decoded.content  # the emoji as a surrogate pair, escaped
+
+
 def test_decode_with_own_jwks_uri_is_answered_from_memory(running: RunningService) -> None:
     token = running.token()
     uri = f"{running.url}/.well-known/jwks.json"

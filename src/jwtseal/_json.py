@@ -80,3 +80,20 @@ def dumps_compact(value: Any) -> bytes:
         return "".join(_ENCODE(value, 0)).encode()
     except RecursionError as exc:  # parsed just under the limit, one frame short to write
         raise ValueError("too deeply nested") from exc
+
+
+# The same, ASCII-only (non-ASCII escaped as \uXXXX) for HTTP answers: what
+# ``json.dumps(value, separators=(",", ":"))`` writes, without the encoder it
+# builds on every call, which cost more than the rest of an answer's JSON.
+_ENCODE_ASCII: Final = make_encoder(
+    None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+)
+
+
+def dumps_ascii(value: Any) -> bytes:
+    """Serialize without whitespace, escaping every non-ASCII character.
+
+    Raises:
+        ValueError: NaN or an infinity.
+    """
+    return "".join(_ENCODE_ASCII(value, 0)).encode("ascii")

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from .. import __version__
-from .._json import loads_object
+from .._json import dumps_ascii, loads_object
 from .._jws import parse_header
 from ..apikeys import ApiKeys
 from ..errors import InvalidRequest, KeyStoreError, Unauthorized
@@ -28,11 +28,8 @@ __all__ = ["Endpoints"]
 _PROBE = b"jwtseal readiness probe"
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
 def _json_response(value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    return Response(200, _ENCODER.encode(value).encode(), headers=headers or [])
+    return Response(200, dumps_ascii(value), headers=headers or [])
 
 
 def _json_object(request: Request) -> dict[str, Any]:
@@ -68,16 +65,12 @@ def _issued(issued: IssuedToken) -> Response:
         "exp": claims["exp"],
         "jti": claims["jti"],
     }
-    response = _json_response(body)
-    response.facts.update(kid=issued.kid, alg=issued.alg)
-    return response
+    return Response(200, dumps_ascii(body), facts={"kid": issued.kid, "alg": issued.alg})
 
 
 def _verified(token: str, claims: dict[str, Any]) -> Response:
-    response = _json_response(claims)
     header = parse_header(token.partition(".")[0])  # cached, and valid: it just verified
-    response.facts.update(kid=header.kid, alg=header.alg)
-    return response
+    return Response(200, dumps_ascii(claims), facts={"kid": header.kid, "alg": header.alg})
 
 
 class Endpoints:
