@@ -29,8 +29,9 @@ import uvloop
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from jwtseal._json import dumps_ascii, loads_object
+from jwtseal._json import loads_object
 from jwtseal.apikeys import ApiKeys
+from jwtseal.http.endpoints import _issued as issued_answer
 from jwtseal.issuer import UnsignedToken
 from jwtseal.service import Service
 from jwtseal.settings import Settings
@@ -138,16 +139,7 @@ def _fixed_signer() -> Callable[[object], bytes]:
 
 def _sign_issued(work: object) -> bytes:
     assert isinstance(work, UnsignedToken)
-    issued = work.sign()
-    claims = issued.claims
-    body = {
-        "token": issued.token,
-        "kid": issued.kid,
-        "alg": issued.alg,
-        "exp": claims["exp"],
-        "jti": claims["jti"],
-    }
-    return _answer(dumps_ascii(body))
+    return _answer(issued_answer(work.sign()).body)  # jwtseal's own answer JSON
 
 
 def _factory(kind: str) -> Callable[[], asyncio.Protocol]:
