@@ -511,6 +511,25 @@ def test_deeply_nested_payload(services: dict[str, RunningService], depth: int) 
     assert_token_refused(services["EdDSA"], sign_raw(key, header_of(key), payload), "malformed_token")
 
 
+def test_payload_nested_at_the_recursion_limit_is_answered_or_malformed_never_500(
+    services: dict[str, RunningService],
+) -> None:
+    # A validly signed payload just shallow enough to parse must also be written back in the answer.
+    key = victim(services, "EdDSA")
+    limit = sys.getrecursionlimit()
+    statuses = set()
+    for depth in range(limit - 200, limit + 20):
+        payload = f'{{"marker":"{MARKER}","cart":{_nested(depth)}}}'.encode()
+        answer = decode(services["EdDSA"], sign_raw(key, header_of(key), payload))
+        statuses.add(answer.status_code)
+        if answer.status_code == 200:
+            assert answer.content == payload  # the claims, written back as they came (too deep to parse here)
+        else:
+            assert_refused(answer, 401, "malformed_token")
+
+    assert statuses == {200, 401}
+
+
 def test_deeply_nested_header(services: dict[str, RunningService]) -> None:
     key = victim(services, "EdDSA")
     header = f'{{"alg":"EdDSA","kid":"{key.kid}","x":{_nested(2_000)}}}'.encode()
