@@ -58,6 +58,21 @@ def test_sign_reads_claims_from_stdin(data_dir: str) -> None:
     assert json.loads(verified.stdout)["sub"] == "veronica"
 
 
+def test_verify_and_inspect_read_the_token_from_stdin_for_a_dash(data_dir: str) -> None:
+    token = sign(data_dir, {"groceryList": ["tea"]})
+    verified = run("verify", "-", "--data-dir", data_dir, input=f"{token}\n")
+    assert verified.exit_code == 0
+    assert json.loads(verified.stdout)["groceryList"] == ["tea"]
+    inspected = run("inspect", "-", input=token)
+    assert json.loads(inspected.stdout)["claims"]["groceryList"] == ["tea"]
+
+
+def test_verify_reads_a_bounded_token_from_stdin(data_dir: str) -> None:
+    result = run("verify", "-", "--data-dir", data_dir, input="a" * 1_000_000)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("malformed_token: ")
+
+
 def test_data_dir_comes_from_the_environment(tmp_path: Path) -> None:
     env = {"JWTSEAL_DATA_DIR": str(tmp_path / "env-data")}
     result = run("sign", "--claims", "{}", env=env)
@@ -163,6 +178,9 @@ def test_keys_list_shows_states_and_times(data_dir: str) -> None:
     table = run("keys", "list", "--data-dir", data_dir).stdout.splitlines()
     assert table[0].split() == ["KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES", "REMOVES"]
     assert rows[0]["kid"] in table[1]
+    for column, value in (("STATE", "current"), ("CREATED", rows[0]["created"]), ("REMOVES", "-")):
+        assert table[1].index(value, table[0].index(column)) == table[0].index(column)  # aligned
+    assert table[2].index("next") == table[0].index("STATE")
 
 
 def test_keys_rotate_promotes_next_and_keeps_old_tokens_valid(data_dir: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from ._json import loads_object
+from ._jws import MAX_TOKEN_LENGTH
 from .apikeys import ApiKeys
 from .errors import InvalidRequest, JwtsealError
 from .jwks import PublicKeySet
@@ -152,7 +153,8 @@ def sign(claims: str | None, data_dir: Path | None) -> None:
 def verify(
     token: str, jwks: str | None, audience: str | None, issuer: str | None, data_dir: Path | None
 ) -> None:
-    """Print the verified claims as JSON."""
+    """Print the verified claims as JSON; TOKEN "-" reads the token from stdin."""
+    token = _token_text(token)
     if jwks is None:
         claims = _service(data_dir=data_dir).verifier.verify(token, audience=audience, issuer=issuer)
     elif jwks.startswith(("http://", "https://")):
@@ -164,6 +166,16 @@ def verify(
     else:
         claims = Verifier(_read_jwks_file(Path(jwks))).verify(token, audience=audience, issuer=issuer)
     _echo_json(claims)
+
+
+_FROM_STDIN = "-"
+
+
+def _token_text(token: str) -> str:
+    """The TOKEN argument, or stdin for "-": a token in argv shows in ``ps`` and shell history."""
+    if token != _FROM_STDIN:
+        return token
+    return sys.stdin.read(MAX_TOKEN_LENGTH + 1).strip()  # one more: a longer token stays too long
 
 
 def _read_jwks_file(path: Path) -> PublicKeySet:
@@ -178,8 +190,8 @@ def _read_jwks_file(path: Path) -> PublicKeySet:
 @click.argument("token")
 @_fail_cleanly
 def inspect_command(token: str) -> None:
-    """Print header and claims WITHOUT verifying anything."""
-    unverified = inspect(token)
+    """Print header and claims WITHOUT verifying anything; TOKEN "-" reads stdin."""
+    unverified = inspect(_token_text(token))
     click.echo("UNVERIFIED: the signature and claims of this token have NOT been checked.", err=True)
     _echo_json({"verified": False, "header": unverified.header, "claims": unverified.claims})
 
@@ -200,9 +212,11 @@ def list_keys(as_json: bool, data_dir: Path | None) -> None:
         _echo_json(rows)
         return
     columns = ("kid", "alg", "state", "created", "activates", "retires", "removes")
-    click.echo("  ".join(name.upper() for name in columns))
-    for row in rows:
-        click.echo("  ".join(str(row[name] or "-") for name in columns))
+    lines = [[name.upper() for name in columns]]
+    lines += [[str(row[name] or "-") for name in columns] for row in rows]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _warn_if_next_key_is_young(service: Service) -> None:
