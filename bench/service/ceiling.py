@@ -35,7 +35,7 @@ def _start_all(processes: Processes, workdir: Path) -> dict[str, Server]:
     started = {}
     for kind in SERVERS:
         port = free_port()
-        argv = [sys.executable, str(HERE / "ceiling_servers.py"), kind, str(port)]
+        argv = [sys.executable, str(HERE / "ceiling_servers.py"), kind, str(port), str(workdir / kind)]
         started[kind] = processes.start(kind, Launch(port, argv), SERVER_CPU, JWKS_PATH)
     config = Config(free_port(), "RS256", workdir / "jwtseal")
     started["jwtseal"] = processes.start("jwtseal", KINDS["jwtseal"].launch(config), SERVER_CPU, JWKS_PATH)
@@ -46,18 +46,10 @@ def _pids(server: Server) -> list[int]:
     return [server.pid, *children(server.pid)]
 
 
-def main() -> int:
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds [default: 5]")
-    parser.add_argument("--seconds", type=int, default=4, help="seconds of wrk per server per round [4]")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections [default: 8]")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="jwtseal-ceiling-"))
-    bodies = workdir / "encode.jsonl"
-    bodies.write_text(json.dumps({"groceryList": ["milk", "eggs", "healthy stuff"]}) + "\n")
-    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
-    case = Case("encode", "POST /encode RS256", "POST", "/encode", bodies, headers, args.connections)
+def _measure(
+    workdir: Path, case: Case, rounds: int, seconds: int
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Floor and every server's signatures per CPU-second, round by round, in a rotated order."""
     floors: list[float] = []
     rates: dict[str, list[float]] = {}
     with Processes(workdir) as processes:
@@ -65,13 +57,17 @@ def main() -> int:
         for server in servers.values():
             run_wrk(server.base_url, case, 2, CLIENT_CPU, _pids(server))  # warm-up
         names = list(servers)
-        for round_index in range(args.rounds):
+        for round_index in range(rounds):
             floors.append(sign_floor(sys.executable, SERVER_CPU, 2.0).per_cpu_second)
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:
-                sample = run_wrk(servers[name].base_url, case, args.seconds, CLIENT_CPU, _pids(servers[name]))
+                sample = run_wrk(servers[name].base_url, case, seconds, CLIENT_CPU, _pids(servers[name]))
                 rates.setdefault(name, []).append(sample.per_cpu_second)
-            print(f"  round {round_index + 1}/{args.rounds} done", flush=True)
+            print(f"  round {round_index + 1}/{rounds} done", flush=True)
+    return floors, rates
+
+
+def _report(floors: list[float], rates: dict[str, list[float]]) -> None:
     best_floor, median_floor = max(floors), statistics.median(floors)
     print(f"\nfloor: cryptography RSA-2048 sign, best {best_floor:,.0f}/CPU-s, median {median_floor:,.0f}")
     print(f"{'server':<10} {'best /CPU-s':>12} {'of floor':>9} {'median':>9} {'of floor':>9}")
@@ -79,6 +75,23 @@ def main() -> int:
         best, median = max(values), statistics.median(values)
         best_share, median_share = best / best_floor, median / median_floor
         print(f"{name:<10} {best:>12,.0f} {best_share:>9.1%} {median:>9,.0f} {median_share:>9.1%}")
+
+
+def main() -> int:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds [default: 5]")
+    parser.add_argument("--seconds", type=int, default=4, help="seconds of wrk per server per round [4]")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections [default: 8]")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="jwtseal-ceiling-") as tmp:
+        workdir = Path(tmp)
+        bodies = workdir / "encode.jsonl"
+        bodies.write_text(json.dumps({"groceryList": ["milk", "eggs", "healthy stuff"]}) + "\n")
+        headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+        case = Case("encode", "POST /encode RS256", "POST", "/encode", bodies, headers, args.connections)
+        floors, rates = _measure(workdir, case, args.rounds, args.seconds)
+    _report(floors, rates)
     return 0
 
 

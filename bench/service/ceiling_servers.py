@@ -1,6 +1,9 @@
 """Stripped-down /encode servers that show how close to the signing floor any Python server gets.
 
-    python ceiling_servers.py {bare,batched,essential} PORT
+    python ceiling_servers.py {bare,batched,essential} PORT DATA_DIR
+
+DATA_DIR holds the ``essential`` server's key set (created there; the others
+sign with a key made at start).
 
 Not services: no limits, timeouts, errors, logs or metrics, and they trust
 every request. ``ceiling.py`` runs them beside ``jwtseal serve`` so that the
@@ -21,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import sys
-import tempfile
 from collections.abc import Callable
 
 import httptools
@@ -142,9 +144,9 @@ def _sign_issued(work: object) -> bytes:
     return _answer(issued_answer(work.sign()).body)  # jwtseal's own answer JSON
 
 
-def _factory(kind: str) -> Callable[[], asyncio.Protocol]:
+def _factory(kind: str, data_dir: str) -> Callable[[], asyncio.Protocol]:
     if kind == "essential":
-        settings = Settings.load({"JWTSEAL_DATA_DIR": tempfile.mkdtemp(), "JWTSEAL_ALGORITHM": "RS256"})
+        settings = Settings.load({"JWTSEAL_DATA_DIR": data_dir, "JWTSEAL_ALGORITHM": "RS256"})
         service, api_keys = Service.open(settings, None), ApiKeys.from_keys([API_KEY])
         essential = _Turn(_sign_issued)
         return lambda: _Essential(essential, service, api_keys)
@@ -153,10 +155,11 @@ def _factory(kind: str) -> Callable[[], asyncio.Protocol]:
     return lambda: _Raw(turn, sign)
 
 
-async def _serve(kind: str, port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(_factory(kind), "127.0.0.1", port)
+async def _serve(kind: str, port: int, data_dir: str) -> None:
+    server = await asyncio.get_running_loop().create_server(_factory(kind, data_dir), "127.0.0.1", port)
     await server.serve_forever()
 
 
 if __name__ == "__main__":
-    uvloop.run(_serve(sys.argv[1], int(sys.argv[2])))
+    kind, port, data_dir = sys.argv[1:]
+    uvloop.run(_serve(kind, int(port), data_dir))
