@@ -92,6 +92,7 @@ class Deferred:
 
 
 Answer = Response | Deferred | Awaitable[Response]
+_GIVEN_NOW: Final = (Response, Deferred)  # a tuple: ``Response | Deferred`` would build a union per request
 Handler = Callable[[Request], Answer]
 Observer = Callable[[str, str, Response, float], None]
 """Called after every answered request with (route, method, response, seconds)."""
@@ -135,7 +136,7 @@ class Router:
             answer = handler(request)
         except Exception as exc:
             return request.path, error_response(exc, request.path)
-        if isinstance(answer, Response | Deferred):
+        if isinstance(answer, _GIVEN_NOW):
             return request.path, answer
         return request.path, _settle(answer, request.path)
 
