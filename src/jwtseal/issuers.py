@@ -23,6 +23,7 @@ from .jwks_cache import JWKSCache, RemoteKeys, _flight
 __all__ = ["TrustedIssuer"]
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+_WEB = ("http://", "https://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ class IssuerKeys:
     def __init__(self, trusted: TrustedIssuer, cache: JWKSCache, *, retry_after: float = 30.0) -> None:
         self.trusted = trusted
         self._cache = cache
-        self._guard = AddressGuard(tuple(uri for uri in (trusted.issuer, trusted.jwks_uri) if uri))
+        configured = (trusted.issuer, trusted.jwks_uri)  # an iss need not be a URL (RFC 7519: StringOrURI)
+        self._guard = AddressGuard(tuple(uri for uri in configured if uri and uri.startswith(_WEB)))
         self._source: KeySource | RemoteKeys | None = trusted.keys
         if trusted.jwks_uri is not None:
             self._source = cache.at(trusted.jwks_uri, self._guard)

@@ -31,10 +31,12 @@ class SharedDirectory:
     """Records by URI in ``path``, written atomically, fetched under a per-URI lock."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        """Raises ValueError: the directory is writable by other users."""
+        """Made at the first fetch, so a process that never fetches leaves no trace.
+
+        Raises ValueError: the directory exists and others may write to it.
+        """
         self.path = Path(path)
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if self.path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if self.path.exists() and self.path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise ValueError(f"{self.path} is writable by other users: they could plant keys there.")
 
     def _file(self, uri: str, suffix: str) -> Path:
@@ -49,6 +51,7 @@ class SharedDirectory:
         """
         import fcntl  # noqa: PLC0415 - POSIX only; the cache runs without a directory elsewhere
 
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self._file(uri, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + limit
