@@ -42,15 +42,7 @@ from joserfc import jwt as jose_jwt
 with warnings.catch_warnings(record=True):
     from authlib.jose import JsonWebKey, JsonWebToken  # type: ignore[import-untyped]
 import jwtseal
-from jwtseal import (
-    ClaimsPolicy,
-    FileKeyStore,
-    Issuer,
-    KeyRing,
-    PublicKeySet,
-    RotationPolicy,
-    Verifier,
-)
+from jwtseal import ClaimsPolicy, FileKeyStore, Issuer, KeyRing, PublicKeySet, RotationPolicy, Verifier
 
 Op = Literal["sign", "verify"]
 Thunk = Callable[[], object]

@@ -16,10 +16,12 @@ import httpx
 import pytest
 import uvloop
 
-from jwtseal import ApiKeys, Service, Settings
+from jwtseal.apikeys import ApiKeys
 from jwtseal.http import create_app
 from jwtseal.http.routing import Router
 from jwtseal.http.server import HttpServer
+from jwtseal.service import Service
+from jwtseal.settings import Settings
 
 API_KEY = "test-api-key-0123456789"
 

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import inspect
+
 import jwtseal
+from jwtseal.apikeys import ApiKeys
 from jwtseal.http.problems import STATUS_BY_CODE
 
 
 def test_exported_names_are_pinned() -> None:
     assert jwtseal.__all__ == sorted(jwtseal.__all__, key=lambda name: (not name.isupper(), name))
     assert set(jwtseal.__all__) == {
-        "SUPPORTED_ALGORITHMS", "AddressGuard", "AlgNotAllowed", "ApiKeys", "BadSignature",
-        "Claims", "ClaimsPolicy", "ConcurrentUpdate", "Expired", "FileKeyStore", "InvalidAudience",
-        "InvalidClaim", "InvalidIssuer", "InvalidKey", "InvalidRequest", "IssuedToken", "Issuer",
-        "JwksError", "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError", "KeyRecord", "KeyRing",
-        "KeyRingView", "KeySet", "KeySource", "KeyState", "KeyStore", "KeyStoreError",
-        "MalformedToken", "MissingKid", "NotYetValid", "PayloadTooLarge", "PendingToken", "PublicKeySet",
-        "RemoteEvent", "RemoteJWKS", "RemoteStats", "RequestError", "ReservedClaim",
-        "RotationPolicy", "Service", "Settings", "SettingsError", "SignedToken", "SigningKey", "TokenError",
-        "TtlTooLong", "Unauthorized", "UnknownKid", "UnsignedToken", "UnverifiedToken", "Verifier",
+        "SUPPORTED_ALGORITHMS", "AlgNotAllowed", "BadSignature", "Claims", "ClaimsPolicy",
+        "ConcurrentUpdate", "Expired", "FileKeyStore", "InsufficientScope", "InvalidAudience",
+        "InvalidClaim", "InvalidIssuer", "InvalidKey", "InvalidRequest", "InvalidType", "IssuedToken",
+        "Issuer", "JWKSCache", "JwksError", "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError",
+        "KeyRing", "KeySource", "KeyState", "KeyStore", "KeyStoreError", "MalformedToken",
+        "MissingClaim", "MissingKid", "NotYetValid", "PayloadTooLarge", "PublicKeySet", "RequestError",
+        "ReservedClaim", "RotationPolicy", "SigningKey", "TokenError", "TokenRejected", "TrustedIssuer",
+        "TtlTooLong", "Unauthorized", "UnknownKid", "UnverifiedToken", "VerifiedToken", "Verifier",
         "VerifyingKey", "__version__", "inspect",
     }  # fmt: skip
     for name in jwtseal.__all__:
         assert hasattr(jwtseal, name)
+
+
+def test_every_public_name_says_why_it_exists() -> None:
+    for name in jwtseal.__all__:
+        value = getattr(jwtseal, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__doc__, name
+            assert value.__doc__.strip(), name
 
 
 def test_supported_algorithms_are_exactly_the_contract() -> None:
@@ -39,7 +49,7 @@ def _error_classes() -> list[type[jwtseal.JwtsealError]]:
 
 def test_every_error_class_has_a_code_and_a_status() -> None:
     classes = _error_classes()
-    assert len(classes) == 24
+    assert len(classes) == 28
     for cls in classes:
         assert cls.code in STATUS_BY_CODE, cls
         assert cls().detail
@@ -65,7 +75,7 @@ def test_missing_kid_detail_is_the_original_message() -> None:
 
 
 def test_api_keys_never_print_and_compare_by_hash() -> None:
-    keys = jwtseal.ApiKeys.from_keys(["alpha-key", "beta-key"])
+    keys = ApiKeys.from_keys(["alpha-key", "beta-key"])
     assert keys.check("beta-key")
     assert not keys.check("gamma-key")
     assert "alpha" not in repr(keys)

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from jwtseal import KeyRing, RotationPolicy, Settings, SigningKey
+from jwtseal import KeyRing, RotationPolicy, SigningKey
 from jwtseal.aws import decode
 from jwtseal.aws.decode import DecodeHandler
-from jwtseal.service import remote_jwks
+from jwtseal.service import jwks_cache
+from jwtseal.settings import Settings
 from jwtseal.stores.aws import AwsKeyStore
 from tests.aws_fixtures import JwksGateway, MotoAws, api_event, moto_server, response_json
 from tests.tokens import sign_claims
@@ -48,7 +49,7 @@ def decoder(published: tuple[JwksGateway, KeyRing]) -> Iterator[DecodeHandler]:
     settings = Settings.load(
         {"JWTSEAL_ISSUER": gateway.base_url, "JWTSEAL_TRUSTED_JWKS_URIS": f"{gateway.base_url}/"}
     )
-    handler = DecodeHandler(settings, remote_jwks(settings), clock=lambda: 1_700_000_100.0)
+    handler = DecodeHandler(settings, jwks_cache(settings, shared=False), clock=lambda: 1_700_000_100.0)
     yield handler
     handler.close()
 
@@ -135,7 +136,7 @@ def test_a_uri_outside_the_trusted_prefixes_is_refused_before_any_fetch(
 def test_without_trusted_prefixes_loopback_is_refused(published: tuple[JwksGateway, KeyRing]) -> None:
     gateway, keyring = published
     settings = Settings.load({"JWTSEAL_ISSUER": gateway.base_url})
-    handler = DecodeHandler(settings, remote_jwks(settings))
+    handler = DecodeHandler(settings, jwks_cache(settings, shared=False))
     try:
         answer = decode_with(handler, {"token": token(keyring)})
     finally:
@@ -148,7 +149,7 @@ def test_an_empty_bucket_makes_the_jwks_unavailable(aws: MotoAws) -> None:
         settings = Settings.load(
             {"JWTSEAL_ISSUER": gateway.base_url, "JWTSEAL_TRUSTED_JWKS_URIS": f"{gateway.base_url}/"}
         )
-        handler = DecodeHandler(settings, remote_jwks(settings))
+        handler = DecodeHandler(settings, jwks_cache(settings, shared=False))
         try:
             answer = decode_with(handler, {"token": sign_claims(SigningKey.generate("ES256"), {})})
         finally:

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from jwtseal import KeyRing, RotationPolicy, Settings, inspect
+from jwtseal import KeyRing, RotationPolicy, inspect
 from jwtseal.aws import encode
 from jwtseal.aws.encode import EncodeHandler
 from jwtseal.http.problems import problem
+from jwtseal.settings import Settings
 from jwtseal.stores.aws import AwsKeyStore
 from tests.aws_fixtures import MotoAws, api_event, aws_environ, moto_server, response_json
 

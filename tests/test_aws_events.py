@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from jwtseal import SettingsError, Unauthorized
+from jwtseal import Unauthorized
 from jwtseal.aws import store_from_environ
 from jwtseal.aws._config import AwsSettings, s3_client, secrets_client
 from jwtseal.aws._events import ApiRequest, Entry, json_response, respond
+from jwtseal.settings import SettingsError
 from tests.aws_fixtures import api_event
 
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from jwtseal import Settings, inspect
+from jwtseal import inspect
 from jwtseal.aws.decode import DecodeHandler
 from jwtseal.aws.encode import EncodeHandler
 from jwtseal.aws.keys import KeysHandler, rotation_policy
-from jwtseal.service import remote_jwks
+from jwtseal.service import jwks_cache
+from jwtseal.settings import Settings
 from jwtseal.stores.aws import AwsKeyStore
 from tests.aws_fixtures import (
     CallCounter,
@@ -84,7 +85,7 @@ def deployment(aws: MotoAws) -> Iterator[Deployment]:
             {"JWTSEAL_ISSUER": gateway.base_url, "JWTSEAL_TRUSTED_JWKS_URIS": f"{gateway.base_url}/"}
         )
         store = AwsKeyStore(aws.secrets(), secret_id, s3=aws.s3(), bucket=bucket)
-        decoder = DecodeHandler(settings, remote_jwks(settings))
+        decoder = DecodeHandler(settings, jwks_cache(settings, shared=False))
         try:
             yield Deployment(
                 aws,

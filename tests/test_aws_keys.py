@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from jwtseal import RotationPolicy, SettingsError
+from jwtseal import RotationPolicy
 from jwtseal.aws import keys
 from jwtseal.aws.keys import KeysHandler
+from jwtseal.settings import SettingsError
 from jwtseal.stores.aws import AwsKeyStore, ConcurrentUpdate
 from tests.aws_fixtures import MotoAws, aws_environ, cfn_event, moto_server
 from tests.conftest import Clock

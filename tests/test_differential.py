@@ -128,7 +128,7 @@ def test_jwtseal_kids_are_the_thumbprints_jwcrypto_computes(deployment: Deployme
 def test_jwtseal_tokens_verify_in_jwtseal_too(deployment: Deployment) -> None:
     issued = deployment.issue()
 
-    assert deployment.verifier.verify(issued.token, audience=AUDIENCE, issuer=ISSUER) == issued.claims
+    assert deployment.verifier.verify(issued.token, audience=AUDIENCE, issuer=ISSUER).claims == issued.claims
 
 
 # The peers issue, jwtseal verifies -----------------------------------------------------
@@ -178,7 +178,7 @@ def test_pyjwt_tokens_verify_in_jwtseal_with_exactly_their_claims(alg: str) -> N
     token = jwt.encode(claims, private, algorithm=alg, headers={"kid": "pyjwt-key"})
     verifier = Verifier(PublicKeySet.from_document({"keys": [public]}))
 
-    assert verifier.verify(token, audience=AUDIENCE, issuer=ISSUER) == claims
+    assert verifier.verify(token, audience=AUDIENCE, issuer=ISSUER).claims == claims
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
@@ -191,7 +191,7 @@ def test_jwcrypto_tokens_verify_in_jwtseal_with_exactly_their_claims(alg: str) -
     public = {**key.export_public(as_dict=True), "kid": kid, "alg": alg}
     verifier = Verifier(PublicKeySet.from_document({"keys": [public]}))
 
-    assert verifier.verify(token.serialize(), audience=AUDIENCE, issuer=ISSUER) == claims
+    assert verifier.verify(token.serialize(), audience=AUDIENCE, issuer=ISSUER).claims == claims
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)

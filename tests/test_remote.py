@@ -1,4 +1,4 @@
-"""RemoteJWKS against real origins on 127.0.0.1: caching, cooldown, stale-if-error, limits."""
+"""JWKSCache against real origins on 127.0.0.1: caching, cooldown, stale-if-error, limits."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from jwtseal import (
     JwksUriNotAllowed,
     MalformedToken,
     MissingKid,
-    PendingToken,
     SigningKey,
     UnknownKid,
+    Verifier,
 )
 from jwtseal._netguard import AddressGuard, Resolver
-from jwtseal.remote import RemoteJWKS
+from jwtseal.jwks_cache import JWKSCache
 from tests.conftest import Clock
 from tests.remote_origin import Origin, Reply
 from tests.tokens import sign_claims
@@ -49,13 +49,14 @@ def origin() -> Iterator[Origin]:
         yield running
 
 
-def trusting(origin: Origin, **options: Any) -> RemoteJWKS:
-    """A RemoteJWKS that trusts the origin's loopback prefix."""
-    return RemoteJWKS(guard=AddressGuard((origin.url("/"),)), **options)
+def trusting(origin: Origin, **options: Any) -> JWKSCache:
+    """A JWKSCache that trusts the origin's loopback prefix."""
+    return JWKSCache(guard=AddressGuard((origin.url("/"),)), **options)
 
 
-async def verify(remote: RemoteJWKS, jwt: str, uri: str) -> dict[str, Any]:
-    return await remote.verify(jwt, uri, now=NOW, leeway=0)
+async def verify(remote: JWKSCache, jwt: str, uri: str, **checks: str) -> dict[str, Any]:
+    verifier = Verifier(remote.at(uri), leeway=0, clock=lambda: NOW, audience=checks.pop("audience", None))
+    return (await verifier.averify(jwt, **checks)).claims
 
 
 def test_ten_thousand_verifications_cost_one_fetch(origin: Origin, key: SigningKey) -> None:
@@ -72,28 +73,22 @@ def test_ten_thousand_verifications_cost_one_fetch(origin: Origin, key: SigningK
     assert remote.stats.hits["127.0.0.1"] == 9_999
 
 
-def test_begin_cached_goes_on_without_waiting_only_from_a_fresh_set(origin: Origin, key: SigningKey) -> None:
+def test_cached_answers_without_any_io_only_from_a_fresh_set(origin: Origin, key: SigningKey) -> None:
     origin.serve_keys(key)
     clock = Clock(NOW)
-    remote, jwt, uri = trusting(origin, clock=clock), token(key), origin.url()
+    remote, uri = trusting(origin, clock=clock), origin.url()
 
-    def begin(jwt: str, uri: str) -> PendingToken | None:
-        return remote.begin_cached(jwt, uri, now=NOW, leeway=0)
-
-    assert begin(jwt, uri) is None  # nothing cached: no fetch either
+    assert remote.cached(uri, key.kid) is None  # nothing cached: no fetch either
     assert origin.count == 0
-    asyncio.run(verify(remote, jwt, uri))
-    pending = begin(jwt, uri)
-    assert pending is not None
-    assert pending.check_signature().claims() == {"sub": "alice", "iat": 1_000, "exp": 2_000}
-    assert begin(token(key, kid="other"), uri) is None
-    assert begin(jwt, origin.url("/elsewhere")) is None
-    with pytest.raises(MalformedToken):
-        begin("not.a.token", uri)
+    asyncio.run(verify(remote, token(key), uri))
+    assert remote.cached(uri, key.kid) == key.public
+    assert remote.at(uri).cached(key.kid) == key.public
+    assert remote.cached(uri, "other") is None
+    assert remote.cached(origin.url("/elsewhere"), key.kid) is None
     clock.now += 24 * 3600  # past the set's lifetime: a refresh is due, which needs I/O
-    assert begin(jwt, uri) is None
+    assert remote.cached(uri, key.kid) is None
     assert origin.count == 1
-    assert remote.stats.hits["127.0.0.1"] == 1
+    assert remote.stats.hits["127.0.0.1"] == 2
 
 
 def test_concurrent_cold_verifications_share_one_fetch(origin: Origin, key: SigningKey) -> None:
@@ -166,7 +161,7 @@ def test_origin_down_serves_the_last_good_set_until_the_stale_bound(
         with pytest.raises(JwksUnavailable, match="cooldown"):
             await verify(remote, jwt, uri)
 
-    with caplog.at_level(logging.WARNING, logger="jwtseal.remote"):
+    with caplog.at_level(logging.WARNING, logger="jwtseal.jwks_cache"):
         asyncio.run(outage())
     assert remote.stats.stale["127.0.0.1"] == 3
     assert remote.stats.failures["127.0.0.1"] == 3
@@ -246,7 +241,7 @@ def test_a_host_that_resolves_slowly_is_unavailable_within_the_timeout(key: Sign
         await asyncio.sleep(60)
         return []
 
-    remote = RemoteJWKS(guard=AddressGuard(resolver=never), timeout=0.3)
+    remote = JWKSCache(guard=AddressGuard(resolver=never), timeout=0.3)
     started = time.monotonic()
     with pytest.raises(JwksUnavailable, match="longer than"):
         asyncio.run(verify(remote, token(key), "https://slow.example.com/jwks.json"))
@@ -257,7 +252,7 @@ def test_a_redirect_is_never_followed(origin: Origin, key: SigningKey) -> None:
     with Origin() as elsewhere:
         elsewhere.serve_keys(key)
         origin.reply = Reply(status=302, headers={"Location": elsewhere.url()})
-        remote = RemoteJWKS(guard=AddressGuard((origin.url("/"), elsewhere.url("/"))))
+        remote = JWKSCache(guard=AddressGuard((origin.url("/"), elsewhere.url("/"))))
         with pytest.raises(JwksUnavailable, match="302"):
             asyncio.run(verify(remote, token(key), origin.url()))
         assert elsewhere.count == 0
@@ -340,7 +335,7 @@ def test_cache_lifetime_follows_the_origin_within_bounds(
 
     async def age() -> None:
         await verify(remote, jwt, uri)
-        clock.now = lifetime - 1
+        clock.now = lifetime * 0.75 - 1  # before the refresh ahead of time is due
         await verify(remote, jwt, uri)
         assert origin.count == 1
         clock.now = lifetime
@@ -386,7 +381,7 @@ def test_keys_of_one_uri_never_verify_a_token_checked_against_another(key: Signi
     with Origin() as first, Origin() as second:
         first.serve_keys(key)
         second.serve_keys(other)
-        remote = RemoteJWKS(guard=AddressGuard((first.url("/"), second.url("/"))))
+        remote = JWKSCache(guard=AddressGuard((first.url("/"), second.url("/"))))
 
         async def crossed() -> None:
             assert (await verify(remote, token(key), first.url()))["sub"] == "alice"
@@ -412,7 +407,7 @@ def test_counters_keep_a_bounded_number_of_origin_hosts(origin: Origin, key: Sig
     origin.serve_keys(key)
     hosts = ("a.test", "b.test", "c.test", "d.test")
     prefixes = tuple(origin.url("/", host=host) for host in hosts)
-    remote = RemoteJWKS(guard=AddressGuard(prefixes, loopback_resolver([])), max_entries=2)
+    remote = JWKSCache(guard=AddressGuard(prefixes, loopback_resolver([])), max_entries=2)
 
     async def many_hosts() -> None:
         for host in (*hosts, "a.test"):
@@ -443,9 +438,7 @@ def test_tokens_refused_before_the_key_lookup_cause_no_fetch(
 def test_audience_and_issuer_are_checked_after_the_signature(origin: Origin, key: SigningKey) -> None:
     origin.serve_keys(key)
     remote, jwt = trusting(origin), token(key, aud="api", iss="https://idp.example.com")
-    claims = asyncio.run(
-        remote.verify(jwt, origin.url(), now=NOW, leeway=0, audience="api", issuer="https://idp.example.com")
-    )
+    claims = asyncio.run(verify(remote, jwt, origin.url(), audience="api", issuer="https://idp.example.com"))
     assert claims["aud"] == "api"
 
 
@@ -464,7 +457,7 @@ def test_uris_outside_the_trusted_prefix_reach_nothing(
     origin: Origin, key: SigningKey, template: str
 ) -> None:
     origin.serve_keys(key)
-    remote = RemoteJWKS(guard=AddressGuard((origin.url("/jwks/"),)))
+    remote = JWKSCache(guard=AddressGuard((origin.url("/jwks/"),)))
     uri = template.format(port=origin.port, other=origin.port + 1)
     with pytest.raises(JwksUriNotAllowed):
         asyncio.run(verify(remote, token(key), uri))
@@ -476,13 +469,13 @@ def test_the_default_guard_refuses_a_loopback_origin_and_sends_nothing(
 ) -> None:
     origin.serve_keys(key)
     with pytest.raises(JwksUriNotAllowed):
-        asyncio.run(verify(RemoteJWKS(), token(key), origin.url()))
+        asyncio.run(verify(JWKSCache(), token(key), origin.url()))
     assert origin.count == 0
 
 
 def test_an_unparsable_uri_is_refused(key: SigningKey) -> None:
     with pytest.raises(JwksUriNotAllowed):
-        asyncio.run(verify(RemoteJWKS(), token(key), "https://[::1/jwks.json"))
+        asyncio.run(verify(JWKSCache(), token(key), "https://[::1/jwks.json"))
 
 
 def test_proxy_settings_in_the_environment_are_ignored(
@@ -500,9 +493,9 @@ def test_proxy_settings_in_the_environment_are_ignored(
 
 def test_options_out_of_order_are_a_value_error() -> None:
     with pytest.raises(ValueError, match="min_ttl"):
-        RemoteJWKS(min_ttl=700, default_ttl=600)
+        JWKSCache(min_ttl=700, default_ttl=600)
     with pytest.raises(ValueError, match="positive"):
-        RemoteJWKS(max_bytes=0)
+        JWKSCache(max_bytes=0)
 
 
 # TLS: the connection goes to the checked address, the certificate is checked
@@ -544,7 +537,7 @@ def test_tls_fetch_connects_to_the_checked_address_and_verifies_the_name(
     calls: list[str] = []
     uri = tls_origin.url(host="jwks.test")
     guard = AddressGuard((tls_origin.url("/", host="jwks.test"),), loopback_resolver(calls))
-    remote = RemoteJWKS(guard=guard, ssl_context=client_context(ca))
+    remote = JWKSCache(guard=guard, ssl_context=client_context(ca))
     assert asyncio.run(verify(remote, token(key), uri))["sub"] == "alice"
     assert calls == ["jwks.test"]
     (seen,) = tls_origin.requests
@@ -561,7 +554,7 @@ def test_tls_with_a_certificate_that_does_not_verify_is_unavailable(
     tls_origin.serve_keys(key)
     name = "other.test" if trusted_ca else "jwks.test"
     guard = AddressGuard((tls_origin.url("/", host=name),), loopback_resolver([]))
-    remote = RemoteJWKS(guard=guard, ssl_context=client_context(ca) if trusted_ca else None)
+    remote = JWKSCache(guard=guard, ssl_context=client_context(ca) if trusted_ca else None)
     with pytest.raises(JwksUnavailable, match="ConnectError"):
         asyncio.run(verify(remote, token(key), tls_origin.url(host=name)))
     assert tls_origin.count == 0
@@ -585,7 +578,7 @@ def test_every_guarded_form_of_the_origin_is_refused_and_reaches_nothing(
 ) -> None:
     tls_origin.serve_keys(key)
     resolver = loopback_resolver([]) if host == "jwks.test" else None
-    remote = RemoteJWKS(guard=AddressGuard(resolver=resolver), ssl_context=client_context(ca))
+    remote = JWKSCache(guard=AddressGuard(resolver=resolver), ssl_context=client_context(ca))
     with pytest.raises(JwksUriNotAllowed) as caught:
         asyncio.run(verify(remote, token(key), tls_origin.url(host=host)))
     assert caught.value.code == "jwks_uri_not_allowed"

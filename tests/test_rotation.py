@@ -13,16 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from jwtseal import (
-    ClaimsPolicy,
-    FileKeyStore,
-    Issuer,
-    KeyRing,
-    KeySet,
-    RotationPolicy,
-    UnknownKid,
-    Verifier,
-)
+from jwtseal import ClaimsPolicy, FileKeyStore, Issuer, KeyRing, RotationPolicy, UnknownKid, Verifier
+from jwtseal.keyset import KeySet
 from tests.conftest import Clock
 
 DAY = 86_400
@@ -67,7 +59,7 @@ def test_a_year_of_rotations_keeps_every_invariant(tmp_path: Path) -> None:
     assert rotations == 12
     assert removals == 12
     verifier = Verifier(keyring, leeway=POLICY.leeway, clock=clock)
-    assert verifier.verify(tokens[-1][2])["step"] == clock.now - 3600
+    assert verifier.verify(tokens[-1][2]).claims["step"] == clock.now - 3600
 
 
 def test_retired_private_keys_are_gone_from_the_stored_file(tmp_path: Path) -> None:
@@ -196,7 +188,7 @@ def test_kill_9_during_rotation_never_tears_the_key_set(tmp_path: Path) -> None:
         keyset = fresh.view().keyset
         versions.append(keyset.version)
         assert sum(r.state == "current" for r in keyset.keys) == 1
-        assert Verifier(fresh).verify(token)["survives"] is True
+        assert Verifier(fresh).verify(token).claims["survives"] is True
     assert versions == sorted(versions)
     assert versions[-1] > versions[0]
     fresh.rotate()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jwtseal import Settings, SettingsError
+from jwtseal.settings import Settings, SettingsError
 
 
 def test_defaults_match_the_contract() -> None:

@@ -98,7 +98,7 @@ def test_rs256_refuses_a_signature_without_its_leading_zero_byte() -> None:
     tokens = (sign_claims(key, {"sub": "alice", "exp": NOW + 600, "n": n}) for n in range(10_000))
     token = next(t for t in tokens if unb64(t.rsplit(".", 1)[1])[0] == 0)
     verifier = verifier_for(key)
-    assert verifier.verify(token)["sub"] == "alice"
+    assert verifier.verify(token).claims["sub"] == "alice"
     short = unb64(token.rsplit(".", 1)[1])[1:]
     assert not _reference_accepts(key, short)
     with pytest.raises(BadSignature):

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from jwtseal import ApiKeys, FileKeyStore, KeyRing, KeyStore, KeyStoreError, RotationPolicy, Verifier
+from jwtseal import FileKeyStore, KeyRing, KeyStore, KeyStoreError, RotationPolicy, Verifier
+from jwtseal.apikeys import ApiKeys
 from jwtseal.keyset import to_document
 from jwtseal.stores.aws import FORMAT, AwsKeyStore
 from tests.aws_fixtures import MotoAws, moto_server
@@ -153,7 +154,7 @@ def test_rotation_promotes_the_next_key_and_keeps_the_old_one_published(backend:
     assert after.version == before.version + 1
     published = [key["kid"] for key in backend.published()["keys"]]
     assert published == [after.current.kid, after.next.kid, before.current.kid]
-    assert Verifier(ring(backend.make())).verify(token)["sub"] == "alice"
+    assert Verifier(ring(backend.make())).verify(token).claims["sub"] == "alice"
 
 
 def test_a_rotation_by_another_process_is_picked_up_by_revision(backend: Backend) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jwtseal import ApiKeys, FileKeyStore, KeyStoreError
+from jwtseal import FileKeyStore, KeyStoreError
+from jwtseal.apikeys import ApiKeys
 
 
 def test_first_use_generates_an_api_key_then_only_its_hash_is_kept(tmp_path: Path) -> None:

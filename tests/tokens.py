@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jwtseal import PublicKeySet, SigningKey, Verifier, VerifyingKey
+from jwtseal.verifier import ANY_AUDIENCE
 
 ALGORITHMS = ("RS256", "PS256", "ES256", "ES384", "EdDSA")
 NOW = 1_700_000_000.0
@@ -86,4 +87,5 @@ def fixed_clock(now: float = NOW) -> Callable[[], float]:
 
 
 def verifier_for(*keys: SigningKey | VerifyingKey, now: float = NOW, leeway: float = 60) -> Verifier:
-    return Verifier(key_set(*keys), leeway=leeway, clock=fixed_clock(now))
+    """A verifier with /decode's audience rule (checked only when asked), as most token tests want."""
+    return Verifier(key_set(*keys), leeway=leeway, clock=fixed_clock(now), audience=ANY_AUDIENCE)

@@ -1,106 +1,104 @@
 """jwtseal: issue JSON Web Tokens anyone can verify, and verify anyone's.
 
-The public API is a few nouns: :class:`Issuer` signs, :class:`Verifier`
-verifies, :class:`KeyRing` holds and rotates keys in a :class:`KeyStore`.
+The public API is a few nouns: :class:`Issuer` signs; :class:`Verifier`
+verifies, against local keys or :class:`TrustedIssuer` s whose key sets a
+:class:`JWKSCache` keeps; :class:`KeyRing` holds and rotates keys in a
+:class:`KeyStore`. Every refusal is a :class:`JwtsealError` with a ``code``.
 """
 
 from ._algorithms import SUPPORTED_ALGORITHMS
-from ._netguard import AddressGuard
-from .apikeys import ApiKeys
+from ._token import KeySource, UnverifiedToken, inspect
 from .claims import Claims, ClaimsPolicy
 from .errors import (
     AlgNotAllowed,
     BadSignature,
     ConcurrentUpdate,
     Expired,
+    InsufficientScope,
     InvalidAudience,
     InvalidClaim,
     InvalidIssuer,
     InvalidKey,
     InvalidRequest,
+    InvalidType,
     JwksError,
     JwksUnavailable,
     JwksUriNotAllowed,
     JwtsealError,
     KeyStoreError,
     MalformedToken,
+    MissingClaim,
     MissingKid,
     NotYetValid,
     PayloadTooLarge,
     RequestError,
     ReservedClaim,
     TokenError,
+    TokenRejected,
     TtlTooLong,
     Unauthorized,
     UnknownKid,
 )
-from .issuer import IssuedToken, Issuer, UnsignedToken
+from .issuer import IssuedToken, Issuer
+from .issuers import TrustedIssuer
 from .jwks import PublicKeySet
-from .keyring import KeyRing, KeyRingView
+from .jwks_cache import JWKSCache
+from .keyring import KeyRing
 from .keys import SigningKey, VerifyingKey
-from .keyset import KeyRecord, KeySet, KeyState
-from .remote import RemoteEvent, RemoteJWKS, RemoteStats
+from .keyset import KeyState
 from .rotation import RotationPolicy
-from .service import Service
-from .settings import Settings, SettingsError
 from .stores import FileKeyStore, KeyStore
-from .verifier import KeySource, PendingToken, SignedToken, UnverifiedToken, Verifier, inspect
+from .verified import VerifiedToken
+from .verifier import Verifier
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
-    "AddressGuard",
     "AlgNotAllowed",
-    "ApiKeys",
     "BadSignature",
     "Claims",
     "ClaimsPolicy",
     "ConcurrentUpdate",
     "Expired",
     "FileKeyStore",
+    "InsufficientScope",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidIssuer",
     "InvalidKey",
     "InvalidRequest",
+    "InvalidType",
     "IssuedToken",
     "Issuer",
+    "JWKSCache",
     "JwksError",
     "JwksUnavailable",
     "JwksUriNotAllowed",
     "JwtsealError",
-    "KeyRecord",
     "KeyRing",
-    "KeyRingView",
-    "KeySet",
     "KeySource",
     "KeyState",
     "KeyStore",
     "KeyStoreError",
     "MalformedToken",
+    "MissingClaim",
     "MissingKid",
     "NotYetValid",
     "PayloadTooLarge",
-    "PendingToken",
     "PublicKeySet",
-    "RemoteEvent",
-    "RemoteJWKS",
-    "RemoteStats",
     "RequestError",
     "ReservedClaim",
     "RotationPolicy",
-    "Service",
-    "Settings",
-    "SettingsError",
-    "SignedToken",
     "SigningKey",
     "TokenError",
+    "TokenRejected",
+    "TrustedIssuer",
     "TtlTooLong",
     "Unauthorized",
     "UnknownKid",
-    "UnsignedToken",
     "UnverifiedToken",
+    "VerifiedToken",
     "Verifier",
     "VerifyingKey",
     "__version__",

@@ -6,12 +6,10 @@ on an empty data dir. Failures print ``code: detail`` on stderr and exit 1.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -21,14 +19,15 @@ import click
 
 from ._json import loads_object
 from ._jws import MAX_TOKEN_LENGTH
+from ._token import inspect
 from .apikeys import ApiKeys
 from .errors import InvalidRequest, JwtsealError
 from .jwks import PublicKeySet
 from .logs import configure_logging
-from .service import Service, remote_jwks
+from .service import Service, jwks_cache
 from .settings import Settings, SettingsError, settings_help
 from .stores import KeyStore, open_store
-from .verifier import Verifier, inspect
+from .verifier import ANY_AUDIENCE, Verifier
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -156,15 +155,15 @@ def verify(
     """Print the verified claims as JSON; TOKEN "-" reads the token from stdin."""
     token = _token_text(token)
     if jwks is None:
-        claims = _service(data_dir=data_dir).verifier.verify(token, audience=audience, issuer=issuer)
+        claims = _service(data_dir=data_dir).verifier.verify(token, audience=audience, issuer=issuer).claims
     elif jwks.startswith(("http://", "https://")):
         settings = Settings.load(os.environ, data_dir=data_dir)
-        remote = remote_jwks(settings).verify(
-            token, jwks, now=time.time(), leeway=settings.leeway, audience=audience, issuer=issuer
-        )
-        claims = asyncio.run(remote)
+        keys = jwks_cache(settings).at(jwks)
+        verifier = Verifier(keys, leeway=settings.leeway, audience=ANY_AUDIENCE)
+        claims = verifier.verify(token, audience=audience, issuer=issuer).claims
     else:
-        claims = Verifier(_read_jwks_file(Path(jwks))).verify(token, audience=audience, issuer=issuer)
+        verifier = Verifier(_read_jwks_file(Path(jwks)), audience=ANY_AUDIENCE)
+        claims = verifier.verify(token, audience=audience, issuer=issuer).claims
     _echo_json(claims)
 
 
@@ -188,9 +187,13 @@ def _read_jwks_file(path: Path) -> PublicKeySet:
 
 @main.command(name="inspect")
 @click.argument("token")
+@data_dir_option
 @_fail_cleanly
-def inspect_command(token: str) -> None:
-    """Print header and claims WITHOUT verifying anything; TOKEN "-" reads stdin."""
+def inspect_command(token: str, data_dir: Path | None) -> None:
+    """Print header and claims WITHOUT verifying anything; TOKEN "-" reads stdin.
+
+    ``--data-dir`` is accepted, as by every command, and has no use here.
+    """
     unverified = inspect(_token_text(token))
     click.echo("UNVERIFIED: the signature and claims of this token have NOT been checked.", err=True)
     _echo_json({"verified": False, "header": unverified.header, "claims": unverified.claims})

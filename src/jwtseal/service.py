@@ -12,24 +12,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._netguard import AddressGuard
+from ._token import PendingToken, begin, finish, inspect
 from .claims import ClaimsPolicy
+from .errors import UnknownKid
 from .issuer import Issuer
+from .jwks_cache import CacheEvent, JWKSCache
 from .keyring import KeyRing
-from .remote import RemoteEvent, RemoteJWKS
 from .rotation import RotationPolicy
 from .settings import Settings
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
-from .verifier import PendingToken, Verifier
+from .verifier import ANY_AUDIENCE, Verifier
 
-__all__ = ["Service", "remote_jwks"]
+__all__ = ["Service", "jwks_cache"]
 
-RemoteEventHook = Callable[[RemoteEvent, str], None]
+CacheEventHook = Callable[[CacheEvent, str], None]
+JWKS_CACHE_DIRECTORY = "jwks-cache"
 
 
-def remote_jwks(settings: Settings, on_event: RemoteEventHook | None = None) -> RemoteJWKS:
-    """The remote JWKS verifier, guarded by ``JWTSEAL_TRUSTED_JWKS_URIS``."""
-    return RemoteJWKS(guard=AddressGuard(settings.trusted_jwks_uris), on_event=on_event)
+def jwks_cache(
+    settings: Settings, on_event: CacheEventHook | None = None, *, shared: bool = True
+) -> JWKSCache:
+    """The cache of caller-named JWKS URIs, guarded by ``JWTSEAL_TRUSTED_JWKS_URIS``.
+
+    ``shared``: kept in the data dir, so every worker and later process
+    uses the same sets; a Lambda has no data dir and keeps it in memory.
+    """
+    directory = settings.data_dir / JWKS_CACHE_DIRECTORY if shared else None
+    return JWKSCache(directory, guard=AddressGuard(settings.trusted_jwks_uris), on_event=on_event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +48,14 @@ class Service:
     keyring: KeyRing
     issuer: Issuer
     verifier: Verifier
-    remote: RemoteJWKS = field(compare=False)
+    remote: JWKSCache = field(compare=False)
 
     @classmethod
     def open(
         cls,
         settings: Settings,
         store: KeyStore | None = None,
-        on_remote_event: RemoteEventHook | None = None,
+        on_remote_event: CacheEventHook | None = None,
     ) -> Service:
         """Wire the library for ``settings``; the key set is created when missing.
 
@@ -67,9 +77,9 @@ class Service:
             max_token_ttl=settings.max_token_ttl,
             leeway=settings.leeway,
         )
-        verifier = Verifier(keyring, leeway=settings.leeway)
+        verifier = Verifier(keyring, leeway=settings.leeway, audience=ANY_AUDIENCE)
         return cls(
-            settings, keyring, Issuer(keyring, claims), verifier, remote_jwks(settings, on_remote_event)
+            settings, keyring, Issuer(keyring, claims), verifier, jwks_cache(settings, on_remote_event)
         )
 
     async def verify_remote(
@@ -80,8 +90,10 @@ class Service:
         Raises:
             TokenError, JwksUriNotAllowed, JwksUnavailable: see :class:`RemoteJWKS`.
         """
-        return await self.remote.verify(
-            token, jwks_uri, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
+        unverified = inspect(token)  # junk is refused before any fetch
+        key = await self.remote.afind(jwks_uri, unverified.kid)
+        return finish(
+            unverified, key, now=time.time(), leeway=self.settings.leeway, audience=audience, issuer=issuer
         )
 
     def begin_remote_cached(self, token: str, jwks_uri: str) -> PendingToken | None:
@@ -90,4 +102,12 @@ class Service:
         Raises:
             MalformedToken, MissingKid, AlgNotAllowed: before any key lookup.
         """
-        return self.remote.begin_cached(token, jwks_uri, now=time.time(), leeway=self.settings.leeway)
+        try:
+            return begin(
+                token,
+                lambda kid: self.remote.cached(jwks_uri, kid),
+                now=time.time(),
+                leeway=self.settings.leeway,
+            )
+        except UnknownKid:
+            return None

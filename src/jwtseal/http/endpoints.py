@@ -12,12 +12,12 @@ from typing import Any
 from .. import __version__
 from .._json import dumps_ascii, loads_object
 from .._jws import parse_header
+from .._token import SignedToken
 from ..apikeys import ApiKeys
 from ..errors import InvalidRequest, KeyStoreError, Unauthorized
 from ..issuer import IssuedToken
 from ..keyring import KeyRingView
 from ..service import Service
-from ..verifier import SignedToken
 from .batch import CryptoBatch
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
