@@ -8,8 +8,6 @@ tokens name it in ``aud``; JWT_JWKS_URI is the issuer's key set (without it,
 it is found through the issuer's /.well-known/openid-configuration).
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any

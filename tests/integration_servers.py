@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from waitress.server import create_server
+from waitress.server import TcpWSGIServer, create_server
+from waitress.task import ThreadedTaskDispatcher
 
 from jwtseal import SigningKey
 from tests.conftest import bound_socket
@@ -74,7 +75,15 @@ def example_command(framework: str, port: int) -> list[str]:
     """The command the example's docstring gives, on ``port`` of 127.0.0.1."""
     if framework == "flask":
         listen = f"--listen=127.0.0.1:{port}"
-        return [sys.executable, "-m", "waitress", listen, "--threads=32", "--call", "examples.flask_app:create_app"]
+        return [
+            sys.executable,
+            "-m",
+            "waitress",
+            listen,
+            "--threads=32",
+            "--call",
+            "examples.flask_app:create_app",
+        ]
     factory = f"examples.{framework}_app:create_app"
     flags = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--ws", "none"]
     return [sys.executable, "-m", "uvicorn", "--factory", factory, *flags]
@@ -89,7 +98,9 @@ def run_example(framework: str, log_dir: Path, jwks_uri: str) -> Iterator[Exampl
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{framework}-{port}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(example_command(framework, port), cwd=ROOT, env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            example_command(framework, port), cwd=ROOT, env=env, stdout=log, stderr=log
+        )
     app = ExampleApp(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_until_answering(app)
@@ -123,7 +134,8 @@ def serve_asgi(app: Any) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 30
         while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            assert thread.is_alive(), "uvicorn stopped before it started"
+            assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.02)
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
@@ -132,14 +144,28 @@ def serve_asgi(app: Any) -> Iterator[str]:
         sock.close()
 
 
+@dataclass
+class WsgiServer:
+    url: str
+    dispatcher: ThreadedTaskDispatcher
+
+    @property
+    def busy(self) -> int:
+        """How many of the server's threads are running a request now."""
+        return self.dispatcher.active_count
+
+
 @contextmanager
-def serve_wsgi(app: Any, threads: int = 4) -> Iterator[str]:
+def serve_wsgi(app: Any, threads: int = 4) -> Iterator[WsgiServer]:
     """Serve a WSGI app with waitress and ``threads`` worker threads on a thread of this process."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(threads)
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, _dispatcher=dispatcher)
     thread = threading.Thread(target=server.run)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        assert isinstance(server, TcpWSGIServer)
+        yield WsgiServer(f"http://127.0.0.1:{server.getsockname()[1]}", dispatcher)
     finally:
         server.close()
         server.task_dispatcher.shutdown()

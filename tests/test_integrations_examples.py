@@ -72,7 +72,9 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> None:
 
 
 def test_a_good_token_gets_200_with_its_claims(example: Running, key: SigningKey) -> None:
-    answer = httpx.get(f"{example.app.url}/me", headers=bearer(token_for(key, scope="lists:read lists:write")))
+    answer = httpx.get(
+        f"{example.app.url}/me", headers=bearer(token_for(key, scope="lists:read lists:write"))
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["subject"] == SUBJECT
@@ -159,7 +161,9 @@ def test_fastapi_openapi_declares_the_bearer_scheme_and_the_route_scopes(running
 
 def test_readme_shows_the_fastapi_example_and_links_the_others() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert (ROOT / "examples" / "fastapi_app.py").read_text() in readme
+    example = (ROOT / "examples" / "fastapi_app.py").read_text()
+    code = example[example.index('"""\n\n') + 5 :]
+    assert f"```python\n{code}```" in readme
     assert "examples/starlette_app.py" in readme
     assert "examples/flask_app.py" in readme
     assert "docs/integrations.md" in readme

@@ -1,16 +1,18 @@
-"""Fetching every issuer's keys at start-up, without refusing to start when an issuer is down.
+"""Fetching every issuer's keys at start-up, without refusing to start when an issuer fails.
 
-An application that cannot reach its issuer at start-up still starts: its
-guards answer 503 with ``Retry-After`` until the keys can be had, and the
-first request after that fetches them. A configuration error (a JWKS URI the
-address guard refuses) is raised, so a wrong setting stops the start.
+An application whose issuer cannot be reached at start-up still starts: its
+guards answer 503 with ``Retry-After`` until the keys can be had. Keys that
+can never be had as configured (issuer metadata naming a JWKS URI the
+address guard refuses) are logged as an error, and each request that needs
+them gets a logged 500: the issuer's metadata can change, so it must not
+keep an application from starting.
 """
 
 from __future__ import annotations
 
 import logging
 
-from ..errors import JwksUnavailable
+from ..errors import JwksError, JwksUnavailable
 from ..verifier import Verifier
 
 __all__ = ["ahydrate", "hydrate"]
@@ -19,35 +21,33 @@ logger = logging.getLogger("jwtseal.integrations")
 
 
 def hydrate(verifier: Verifier) -> bool:
-    """:meth:`Verifier.hydrate`, logging a warning instead of raising when keys cannot be had yet.
+    """:meth:`Verifier.hydrate`, logging instead of raising when keys cannot be had.
 
     Returns:
         True when every issuer's keys were fetched.
-
-    Raises:
-        JwksUriNotAllowed: a configured URI is refused by the address guard.
     """
     try:
         verifier.hydrate()
-    except JwksUnavailable as error:
-        _warn(error)
+    except JwksError as error:
+        _log(error)
         return False
     return True
 
 
 async def ahydrate(verifier: Verifier) -> bool:
-    """:func:`hydrate` for asyncio, e.g. in an application's lifespan.
-
-    Raises:
-        JwksUriNotAllowed: a configured URI is refused by the address guard.
-    """
+    """:func:`hydrate` for asyncio, e.g. in an application's lifespan."""
     try:
         await verifier.ahydrate()
-    except JwksUnavailable as error:
-        _warn(error)
+    except JwksError as error:
+        _log(error)
         return False
     return True
 
 
-def _warn(error: JwksUnavailable) -> None:
-    logger.warning("keys could not be fetched at start-up; requests get 503 until they can: %s", error.detail)
+def _log(error: JwksError) -> None:
+    if isinstance(error, JwksUnavailable):
+        logger.warning(
+            "keys could not be fetched at start-up; requests get 503 until they can: %s", error.detail
+        )
+    else:
+        logger.error("keys cannot be fetched as configured: %s: %s", error.code, error.detail)

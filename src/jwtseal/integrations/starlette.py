@@ -135,10 +135,8 @@ class BearerBackend(AuthenticationBackend):
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         """For ``Starlette(lifespan=...)``: fetch the issuers' keys before the first request.
 
-        An issuer that cannot be reached is logged and does not stop the start.
-
-        Raises:
-            JwksUriNotAllowed: a configured URI is refused by the address guard.
+        A failure is logged and does not stop the start: requests get 503
+        until the keys can be had (see ``jwtseal.integrations._startup``).
         """
         await ahydrate(self.verifier)
         yield
