@@ -80,6 +80,24 @@ def test_a_hundred_tasks_and_eight_threads_verifying_cold_share_one_fetch(
     assert origin.count == 1
 
 
+def test_sixteen_threads_each_with_its_own_event_loop_share_one_fetch(origin: Origin, key: SigningKey) -> None:
+    origin.serve_keys(key)
+    verifier, jwt = verifier_of(origin, JWKSCache(), Clock(NOW)), token(key)
+    start, subjects = threading.Barrier(16), list[str | None]()
+
+    def verify_in_own_loop() -> None:
+        start.wait()
+        subjects.append(asyncio.run(verifier.averify(jwt)).subject)
+
+    threads = [threading.Thread(target=verify_in_own_loop) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert subjects == ["alice"] * 16
+    assert origin.count == 1
+
+
 def test_a_set_is_refreshed_ahead_of_its_expiry_without_making_anyone_wait(
     origin: Origin, key: SigningKey
 ) -> None:
