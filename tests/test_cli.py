@@ -152,6 +152,14 @@ def test_inspect_prints_header_and_claims_marked_unverified(data_dir: str) -> No
     assert "UNVERIFIED" in result.stderr
 
 
+def test_inspect_takes_data_dir_like_every_command_and_touches_nothing(tmp_path: Path) -> None:
+    unused = tmp_path / "unused"
+    result = run("inspect", "--data-dir", str(unused), FORGED)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["claims"]["groceryList"] == ["milk", "eggs", "cookies", "candy"]
+    assert not unused.exists()
+
+
 def test_inspect_shows_even_a_forged_token_without_trusting_it() -> None:
     result = run("inspect", FORGED)
     assert json.loads(result.stdout)["header"]["alg"] == "HS256"

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from jwtseal import JWKSCache, JwksUnavailable, SigningKey, TrustedIssuer, Verifier
+from jwtseal._netguard import AddressGuard
 from tests.conftest import Clock
 from tests.remote_origin import Origin
 from tests.tokens import sign_claims
@@ -77,6 +78,26 @@ def test_a_hundred_tasks_and_eight_threads_verifying_cold_share_one_fetch(
         return [token.subject for token in verified] + list(await asyncio.gather(*threaded))
 
     assert asyncio.run(tasks_and_threads()) == ["alice"] * 108
+    assert origin.count == 1
+
+
+def test_sixteen_threads_each_with_its_own_event_loop_share_one_fetch(
+    origin: Origin, key: SigningKey
+) -> None:
+    origin.serve_keys(key)
+    verifier, jwt = verifier_of(origin, JWKSCache(), Clock(NOW)), token(key)
+    start, subjects = threading.Barrier(16), list[str | None]()
+
+    def verify_in_own_loop() -> None:
+        start.wait()
+        subjects.append(asyncio.run(verifier.averify(jwt)).subject)
+
+    threads = [threading.Thread(target=verify_in_own_loop) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert subjects == ["alice"] * 16
     assert origin.count == 1
 
 
@@ -142,13 +163,49 @@ def test_export_and_load_carry_the_sets_to_a_cache_that_never_fetches(
         {"format": "jwtseal-jwks-cache/1"},
         {"format": "jwtseal-jwks-cache/1", "sets": ["x"]},
         {"format": "jwtseal-jwks-cache/1", "sets": [{"uri": "u", "attempted_at": "now"}]},
-        {"format": "jwtseal-jwks-cache/1", "sets": [{"uri": "u", "attempted_at": 1, "jwks": {"keys": {}}}]},
+        {
+            "format": "jwtseal-jwks-cache/1",
+            "sets": [{"uri": "u", "attempted_at": 1, "fetched_at": 1, "lifetime": 60, "jwks": {"keys": {}}}],
+        },
         {"format": "jwtseal-jwks-cache/1", "sets": [{"uri": "u", "attempted_at": 1, "jwks": {"keys": []}}]},
     ],
 )
 def test_a_snapshot_that_is_not_one_is_refused(snapshot: Any) -> None:
     with pytest.raises(ValueError, match=r"snapshot|uri|not a cached key set"):
         JWKSCache().load(snapshot)
+
+
+@pytest.mark.parametrize("waiter", ["thread", "task"])
+def test_a_fetch_that_outlives_the_wait_is_unavailable(key: SigningKey, waiter: str) -> None:
+    async def blocking_lookup(host: str, port: int) -> list[str]:
+        time.sleep(2.5)  # noqa: ASYNC251 - blocks its thread on purpose: no timeout can cancel it
+        return ["127.0.0.1"]
+
+    guard = AddressGuard(("https://slow.example/",), blocking_lookup)
+    cache = JWKSCache(guard=guard, timeout=0.2, clock=Clock(NOW))
+    verifier = Verifier(cache.at("https://slow.example/jwks.json"), clock=Clock(NOW))
+    wait = verifier.verify if waiter == "thread" else lambda jwt: asyncio.run(verifier.averify(jwt))
+    with pytest.raises(JwksUnavailable, match=r"took longer than 1\.4 s"):  # the wait's bound (2 x 0.2 + 1)
+        wait(token(key))
+
+
+def test_a_failed_cold_fetch_cools_every_process_down(
+    tmp_path: Path, origin: Origin, key: SigningKey
+) -> None:
+    origin.stop()
+    directory, clock = tmp_path / "cache", Clock(NOW)
+    for attempt in ("ConnectError", "cooldown"):  # the second cache is another process's
+        with pytest.raises(JwksUnavailable, match=attempt):
+            verifier_of(origin, JWKSCache(directory, clock=clock), clock).verify(token(key))
+
+
+def test_hydrating_twice_fetches_once(origin: Origin, key: SigningKey) -> None:
+    origin.serve_keys(key)
+    cache = JWKSCache(guard=AddressGuard((origin.url("/"),)))
+    cache.hydrate([origin.url()])
+    cache.hydrate([origin.url()])
+    asyncio.run(cache.ahydrate([origin.url()]))
+    assert origin.count == 1
 
 
 def test_a_snapshot_of_a_failed_attempt_carries_only_its_cooldown(origin: Origin, key: SigningKey) -> None:

@@ -347,6 +347,8 @@ def test_discovery_refuses_metadata_of_another_issuer_and_fetches_nothing_else(
         both(verifier, sign_claims(signing_key("ES256"), claims(iss=issuer)))
     with pytest.raises(JwksUnavailable):
         verifier.hydrate()
+    with pytest.raises(JwksUnavailable):
+        asyncio.run(verifier.averify(sign_claims(signing_key("ES256"), claims(iss=issuer))))
     assert idp.count == 1  # one attempt, then the retry waits
     assert keys.count == 0
 

@@ -97,9 +97,12 @@ class IssuerKeys:
         return self._source
 
     def _start_discovery(self) -> Future[None] | None:
+        """The discovery to wait for; None while a failed one waits to be retried.
+
+        A discovery that finished just before the lock was taken costs one
+        more metadata fetch, once, at start-up: cheaper than another check.
+        """
         with self._lock:
-            if self._source is not None:
-                return None
             if self._discovery is None and time.monotonic() >= self._failed_at + self._retry_after:
                 self._discovery = _flight.start(self._discover, self._discovered_done)
             return self._discovery

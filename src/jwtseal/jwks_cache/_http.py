@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -60,48 +61,45 @@ class Fetcher:
     ) -> Fetched:
         """GET ``uri`` once the guard let it through; ``on_checked`` runs between the two.
 
-        Blocks the calling thread: callers run it on a thread of its own.
+        Blocks the calling thread, for at most ``timeout`` seconds in all:
+        callers run it on a thread of its own.
 
         Raises:
             JwksUriNotAllowed: the guard refused ``uri``; nothing was sent.
             JwksUnavailable: the fetch failed, took too long, or the answer is not a JSON object.
         """
+        deadline = time.monotonic() + self.timeout
         try:
-            return asyncio.run(self._get(uri, guard, etag, on_checked))
+            target = asyncio.run(asyncio.wait_for(guard.check(uri), self.timeout))
         except TimeoutError as exc:
             raise JwksUnavailable(f"The fetch took longer than {self.timeout} s.") from exc
+        on_checked()
+        url = httpx.URL(
+            scheme=target.scheme, host=target.address, port=target.port, raw_path=target.path.encode()
+        )
+        headers = {**self._headers, "Host": target.authority}
+        if etag is not None:
+            headers["If-None-Match"] = etag
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=False)
+        transport = httpx.HTTPTransport(verify=self._ssl_context, trust_env=False)
+        remaining = max(deadline - time.monotonic(), 0.001)
+        client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False, timeout=remaining)
+        extensions = {"sni_hostname": target.host}
+        try:
+            with client, client.stream("GET", url, headers=headers, extensions=extensions) as answer:
+                return self._read(answer, deadline, revalidating=etag is not None)
+        except httpx.TimeoutException as exc:
+            raise JwksUnavailable(f"The fetch took longer than {self.timeout} s.") from exc
+        except httpx.HTTPError as exc:
+            raise JwksUnavailable(f"The document could not be fetched ({type(exc).__name__}).") from exc
 
-    async def _get(
-        self, uri: str, guard: AddressGuard, etag: str | None, on_checked: Callable[[], None]
-    ) -> Fetched:
-        async with asyncio.timeout(self.timeout):
-            target = await guard.check(uri)
-            on_checked()
-            url = httpx.URL(
-                scheme=target.scheme, host=target.address, port=target.port, raw_path=target.path.encode()
-            )
-            headers = {**self._headers, "Host": target.authority}
-            if etag is not None:
-                headers["If-None-Match"] = etag
-            if self._ssl_context is None:
-                self._ssl_context = httpx.create_ssl_context(trust_env=False)
-            transport = httpx.AsyncHTTPTransport(verify=self._ssl_context, trust_env=False)
-            client = httpx.AsyncClient(
-                transport=transport, trust_env=False, follow_redirects=False, timeout=self.timeout
-            )
-            extensions = {"sni_hostname": target.host}
-            try:
-                request = client.stream("GET", url, headers=headers, extensions=extensions)
-                async with client, request as answer:
-                    return await self._read(answer, revalidating=etag is not None)
-            except httpx.HTTPError as exc:
-                raise JwksUnavailable(f"The document could not be fetched ({type(exc).__name__}).") from exc
-
-    async def _read(self, response: httpx.Response, *, revalidating: bool) -> Fetched:
-        """Read at most ``max_bytes`` of a 200 answer, or accept a 304 to a revalidation.
+    def _read(self, response: httpx.Response, deadline: float, *, revalidating: bool) -> Fetched:
+        """Read at most ``max_bytes`` of a 200 answer by ``deadline``, or accept a 304 to a revalidation.
 
         Raises:
-            JwksUnavailable: another status (redirects included), too large, not a JSON object.
+            JwksUnavailable: another status (redirects included), too large,
+                too slow, not a JSON object.
         """
         lifetime, etag = _lifetime(response.headers), response.headers.get("ETag", "")
         etag = etag if _ETAG.fullmatch(etag) else None  # it is sent back: ASCII only
@@ -110,10 +108,12 @@ class Fetcher:
         if response.status_code != 200:
             raise JwksUnavailable(f"The URI answered with status {response.status_code}.")
         body = bytearray()
-        async for chunk in response.aiter_raw():
+        for chunk in response.iter_raw():
             body += chunk
             if len(body) > self.max_bytes:
                 raise JwksUnavailable(f"The document is larger than {self.max_bytes} bytes.")
+            if time.monotonic() > deadline:  # a trickle: every read in time, the whole too slow
+                raise JwksUnavailable(f"The fetch took longer than {self.timeout} s.")
         try:
             return Fetched(loads_object(bytes(body)), etag, lifetime)
         except ValueError as exc:

@@ -339,8 +339,8 @@ class JWKSCache:
                 self._refresh_locked(slot, kid, ahead=ahead)
         except JwksUnavailable as exc:
             slot.failure = exc
-            self._note("failure", slot.origin)
             logger.warning("Fetching the JWKS at %s failed: %s", slot.uri, exc.detail)
+            self._note("failure", slot.origin)
 
     def _refresh_locked(self, slot: _Slot, kid: str | None, *, ahead: bool) -> None:
         if self._shared is not None and (record := self._shared.read(slot.uri)) is not None:
