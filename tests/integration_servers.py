@@ -9,6 +9,7 @@ stopped by the context manager that started it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -167,9 +168,18 @@ def serve_wsgi(app: Any, threads: int = 4) -> Iterator[WsgiServer]:
         assert isinstance(server, TcpWSGIServer)
         yield WsgiServer(f"http://127.0.0.1:{server.getsockname()[1]}", dispatcher)
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+        # Let the worker threads finish their requests, then close every socket
+        # from the server's own loop thread (a thunk of its trigger), which ends it.
+        dispatcher.shutdown()
+        internals: Any = server  # types-waitress types trigger and active_channels wrongly
+        internals.trigger.pull_trigger(functools.partial(_close_all, internals))
         thread.join(30)
+
+
+def _close_all(server: Any) -> None:
+    for channel in list(server.active_channels.values()):
+        channel.close()
+    server.close()
 
 
 class _GatedHandler(BaseHTTPRequestHandler):
