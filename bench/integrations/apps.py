@@ -11,6 +11,8 @@ scope ``lists:read``; the route answers ``{"sub": ...}``.
 - ``auth0``: auth0-fastapi-api's ``Auth0FastAPI.require_auth`` (OIDC discovery
   and JWKS cached by auth0-api-python); its fetches of ``https://issuer.example``
   are sent to the local origin by the ``custom_fetch`` hook it offers.
+- ``none``: the same route with no guard at all, for reference: what FastAPI
+  and uvicorn cost alone.
 - ``pyjwt``: the common hand-written dependency, ``PyJWKClient`` +
   ``jwt.decode``, a plain ``def`` because ``PyJWKClient`` blocks (FastAPI runs
   it in its thread pool), as in FastAPI and PyJWT's documentation.
@@ -37,7 +39,7 @@ SCOPE = "lists:read"
 def create_app() -> FastAPI:
     guard = os.environ["BENCH_GUARD"]
     origin = os.environ["BENCH_ORIGIN"]
-    makers = {"jwtseal": _jwtseal, "auth0": _auth0, "pyjwt": _pyjwt}
+    makers = {"jwtseal": _jwtseal, "auth0": _auth0, "pyjwt": _pyjwt, "none": _unguarded}
     app = makers[guard](origin)
 
     @app.get("/healthz")
@@ -100,5 +102,15 @@ def _pyjwt(origin: str) -> FastAPI:
     @app.get("/me")
     def me(claims: Annotated[dict[str, Any], Depends(verified)]) -> dict[str, Any]:
         return {"sub": claims["sub"]}
+
+    return app
+
+
+def _unguarded(origin: str) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me() -> dict[str, Any]:
+        return {"sub": "user-7"}
 
     return app

@@ -45,11 +45,12 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "bench" / "service"))
 from procs import cpu_seconds, free_port, pinned  # noqa: E402
 
-GUARDS = ("jwtseal", "auth0", "pyjwt")
+GUARDS = ("jwtseal", "auth0", "pyjwt", "none")
 LABELS = {
     "jwtseal": "jwtseal BearerGuard",
     "auth0": "auth0-fastapi-api require_auth",
     "pyjwt": "PyJWKClient + jwt.decode dependency",
+    "none": "(no guard: FastAPI alone, reference)",
 }
 SERVER_CPU, CLIENT_CPU = 0, 1
 TOKENS = 256
@@ -218,7 +219,8 @@ def check(app: App, tokens: list[str]) -> None:
     """
     good = httpx.get(f"{app.url}/me", headers={"Authorization": f"Bearer {tokens[7]}"})
     missing = httpx.get(f"{app.url}/me")
-    if good.status_code != 200 or good.json() != {"sub": "user-7"} or not 400 <= missing.status_code < 500:
+    refused = app.guard == "none" or 400 <= missing.status_code < 500
+    if good.status_code != 200 or good.json() != {"sub": "user-7"} or not refused:
         raise RuntimeError(
             f"{app.guard}: good token {good.status_code} {good.text}; none {missing.status_code}"
         )
@@ -269,8 +271,6 @@ def table(samples: dict[str, list[Sample]]) -> str:
     ]
     for guard, rows in samples.items():
         top = max(rows, key=lambda sample: sample.rps)
-        ratio = "-" if guard == "jwtseal" else f"{best['jwtseal'] / best[guard]:.2f}x"
-        cpu_ratio = "-" if guard == "jwtseal" else f"{per_cpu['jwtseal'] / per_cpu[guard]:.2f}x"
         median = statistics.median(sample.rps for sample in rows)
         errors = sum(sample.errors for sample in rows)
         cells = [
@@ -279,12 +279,17 @@ def table(samples: dict[str, list[Sample]]) -> str:
             f"{median:,.0f}",
             f"{top.p99_ms:.2f}",
             str(errors),
-            ratio,
+            _ratio(guard, best),
             f"{per_cpu[guard]:,.0f}",
-            cpu_ratio,
+            _ratio(guard, per_cpu),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ratio(guard: str, figures: dict[str, float]) -> str:
+    """How many times the figure of ``guard`` jwtseal's is; none for jwtseal and the unguarded reference."""
+    return "-" if guard in ("jwtseal", "none") else f"{figures['jwtseal'] / figures[guard]:.2f}x"
 
 
 def parse_args() -> argparse.Namespace:
