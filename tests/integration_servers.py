@@ -190,7 +190,7 @@ class _GatedHandler(BaseHTTPRequestHandler):
         origin = self.server.origin
         with origin.lock:
             origin.fetches += 1
-        origin.gate.wait(10)
+        origin.gate.wait(20)
         body = json.dumps({"keys": [key.public.to_jwk() for key in origin.keys]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -21,9 +21,9 @@ from tests.tokens import signing_key
 CONCURRENT = 32
 
 
-def verifier_at(jwks_uri: str) -> Verifier:
+def verifier_at(jwks_uri: str, cache: JWKSCache | None = None) -> Verifier:
     issuer = TrustedIssuer(ISSUER, jwks_uri=jwks_uri)
-    return Verifier(issuers=[issuer], audience=AUDIENCE, cache=JWKSCache())
+    return Verifier(issuers=[issuer], audience=AUDIENCE, cache=cache or JWKSCache())
 
 
 def app_for(verifier: Verifier) -> Flask:
@@ -42,7 +42,8 @@ def test_concurrent_cold_requests_in_a_threaded_server_share_one_fetch() -> None
     token = token_for(key)
     with (
         GatedOrigin(key) as origin,
-        serve_wsgi(app_for(verifier_at(origin.url)), threads=CONCURRENT) as server,
+        # The held fetch must outlast a slow machine's gathering of the requests.
+        serve_wsgi(app_for(verifier_at(origin.url, JWKSCache(timeout=20))), threads=CONCURRENT) as server,
     ):
 
         def call() -> httpx.Response:
@@ -52,7 +53,7 @@ def test_concurrent_cold_requests_in_a_threaded_server_share_one_fetch() -> None
             calls = [pool.submit(call) for _ in range(CONCURRENT)]
             # The origin holds its answer until all 32 requests are inside the app,
             # waiting for keys: without one shared fetch, each would send its own.
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 15
             while server.busy < CONCURRENT and time.monotonic() < deadline:
                 time.sleep(0.01)
             in_flight = server.busy
