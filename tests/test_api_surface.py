@@ -25,7 +25,9 @@ def test_exported_names_are_pinned() -> None:
 
 
 def test_supported_algorithms_are_exactly_the_contract() -> None:
-    assert jwtseal.SUPPORTED_ALGORITHMS == ("RS256", "PS256", "ES256", "ES384", "EdDSA")
+    assert jwtseal.SUPPORTED_ALGORITHMS == (
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+    )  # fmt: skip
 
 
 def _error_classes() -> list[type[jwtseal.JwtsealError]]:
