@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,9 +33,11 @@ from jwtseal import (
     PublicKeySet,
     RotationPolicy,
     Settings,
+    SettingsError,
     SigningKey,
     VerifyingKey,
 )
+from jwtseal.cli import main
 from tests.tokens import ALGORITHMS, b64, sign_claims, signing_key, verifier_for
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
@@ -537,6 +540,49 @@ def test_a_jwk_with_an_unhashable_kty_or_crv_is_refused_and_skipped(jwk: dict[st
     assert PublicKeySet.from_document({"keys": [jwk, public_of("EdDSA")]}).kids == (signing_key("EdDSA").kid,)
     with pytest.raises(InvalidKey):
         VerifyingKey.from_jwk(jwk)
+
+
+# The configured algorithm: settings, the key ring and `jwtseal keys` -----------------------
+
+ADDED_ALGORITHMS = ("RS384", "RS512", "PS384", "PS512", "ES512")
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_jwtseal_algorithm_accepts_each_algorithm_of_the_registry(alg: str) -> None:
+    assert Settings.load({"JWTSEAL_ALGORITHM": alg}).algorithm == alg
+
+
+@pytest.mark.parametrize("alg", ["ES521", "es512", "PS512 ", "RSA", "HS512"])
+def test_jwtseal_algorithm_refuses_names_outside_the_registry(alg: str) -> None:
+    with pytest.raises(SettingsError, match="JWTSEAL_ALGORITHM"):
+        Settings.load({"JWTSEAL_ALGORITHM": alg})
+
+
+@pytest.mark.parametrize("alg", ADDED_ALGORITHMS)
+def test_jwtseal_keys_makes_lists_rotates_and_publishes_keys_of_the_configured_algorithm(
+    alg: str, tmp_path: Path
+) -> None:
+    def jwtseal(*args: str) -> str:
+        result = CliRunner().invoke(
+            main, [*args, "--data-dir", str(tmp_path)], env={"JWTSEAL_ALGORITHM": alg}, catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    rows = json.loads(jwtseal("keys", "list", "--json"))
+    assert [(row["state"], row["alg"]) for row in rows] == [("current", alg), ("next", alg)]
+    assert [line.split()[1] for line in jwtseal("keys", "list").splitlines()] == ["ALG", alg, alg]
+    token = jwtseal("sign", "--claims", '{"sub": "alice"}').strip()
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"] == alg
+
+    jwtseal("keys", "rotate")
+
+    after = json.loads(jwtseal("keys", "list", "--json"))
+    assert sorted(row["state"] for row in after) == ["current", "next", "retired"]
+    assert {row["alg"] for row in after} == {alg}
+    published = json.loads(jwtseal("keys", "jwks"))["keys"]
+    assert {(jwk["alg"], jwk["kty"], jwk.get("crv")) for jwk in published} == {(alg, *TYPE_OF[alg])}
+    assert json.loads(jwtseal("verify", token))["sub"] == "alice"  # signed by the now retired key
 
 
 # Public key sets -----------------------------------------------------------------------
