@@ -9,6 +9,8 @@ lengths of the DER integers it reads.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jwtseal import BadSignature, SigningKey
+from jwtseal import BadSignature, SigningKey, VerifyingKey
 from jwtseal._algorithms import ALGORITHMS
 from tests.tokens import NOW, sign_claims, signing_key, unb64, verifier_for, with_signature
 
@@ -217,6 +219,33 @@ def test_ps_verifies_only_its_own_hash_mgf1_and_salt_length(alg: str) -> None:
     assert {variant for variant, ok in verdicts.items() if ok} == {
         (digest.name, digest.name, digest.digest_size)
     }
+
+
+@functools.cache
+def _rsa_3072() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+
+
+def _b64(value: int) -> str:
+    return (
+        base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+    )
+
+
+@pytest.mark.parametrize("alg", [*PKCS1, "PS256", "PS384", "PS512"])
+def test_rsa_keys_over_2048_bits_verify_what_cryptography_verifies(alg: str) -> None:
+    # API.md: RSA 2048 or more. The RS* fast path sizes the signature by the key: 384 bytes here.
+    private = _rsa_3072()
+    numbers = private.public_key().public_numbers()
+    key = VerifyingKey.from_jwk({"kty": "RSA", "alg": alg, "n": _b64(numbers.n), "e": _b64(numbers.e)})
+    pad = padding.PKCS1v15() if alg in PKCS1 else _pss(PSS_HASHES[alg], PSS_HASHES[alg].digest_size)
+    signature = private.sign(DATA, pad, PKCS1[alg].digest if alg in PKCS1 else PSS_HASHES[alg])
+
+    assert len(signature) == 384
+    assert key.verify(DATA, signature)
+    assert not key.verify(DATA + b"x", signature)
+    assert not key.verify(DATA, signature[1:] if signature[0] == 0 else signature[:-1])
+    assert not key.verify(DATA, b"\0" + signature)
 
 
 # ECDSA ----------------------------------------------------------------------------------
