@@ -51,7 +51,8 @@ Thunk = Callable[[], object]
 warnings.filterwarnings("ignore", message=".*deprecated via RFC 9864")
 
 DEFAULT_ALGS = ("RS256", "ES256", "EdDSA")
-EXTRA_ALGS = ("PS256", "ES384")
+EXTRA_ALGS = ("RS384", "RS512", "PS256", "PS384", "PS512", "ES384", "ES512")
+ALL_ALGS = tuple(jwtseal.SUPPORTED_ALGORITHMS)
 ISSUER = "https://issuer.example"
 TOKEN_TTL = 3_600
 CLIENT_CLAIMS: dict[str, Any] = {"sub": "user-1234", "scope": "read:things write:things", "tenant": "acme"}
@@ -185,23 +186,40 @@ def as_str(token: object) -> str:
 
 # --- the floor: cryptography alone ---------------------------------------------------------------
 
-_SHA256 = hashes.SHA256()
+_HASHES = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
 _PKCS1V15 = padding.PKCS1v15()
-_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
-_ECDSA = {"ES256": (ec.ECDSA(hashes.SHA256()), 32), "ES384": (ec.ECDSA(hashes.SHA384()), 48)}
+_ECDSA = {
+    "ES256": (ec.ECDSA(hashes.SHA256()), 32),
+    "ES384": (ec.ECDSA(hashes.SHA384()), 48),
+    "ES512": (ec.ECDSA(hashes.SHA512()), 66),
+}
+_ECDSA_NOTE = "sign: key.sign(input, ECDSA) -> DER, no DER->r||s | verify: r||s -> DER, then key.verify"
 FLOOR_NOTES = {
-    "RS256": "sign: key.sign(input, PKCS1v15, SHA256) | verify: key.verify(sig, input, PKCS1v15, SHA256)",
-    "PS256": "sign: key.sign(input, PSS, SHA256) | verify: key.verify(sig, input, PSS, SHA256)",
-    "ES256": "sign: key.sign(input, ECDSA) -> DER, no DER->r||s | verify: r||s -> DER, then key.verify",
-    "ES384": "sign: key.sign(input, ECDSA) -> DER, no DER->r||s | verify: r||s -> DER, then key.verify",
+    **{
+        f"RS{bits}": f"sign: key.sign(input, PKCS1v15, SHA{bits}) | verify: key.verify(sig, input, same)"
+        for bits in _HASHES
+    },
+    **{
+        f"PS{bits}": f"sign: key.sign(input, PSS(MGF1, salt {int(bits) // 8}), SHA{bits}) | verify: same"
+        for bits in _HASHES
+    },
+    **dict.fromkeys(_ECDSA, _ECDSA_NOTE),
     "EdDSA": "sign: key.sign(input) | verify: key.verify(sig, input)",
 }
 
 
+def rsa_padding(alg: str) -> tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]:
+    """RS* or PS* as RFC 7518 sections 3.3 and 3.5 define them, built once."""
+    digest = _HASHES[alg[2:]]
+    if alg.startswith("PS"):
+        return padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest
+    return _PKCS1V15, digest
+
+
 def floor_signer(alg: str, key: Any) -> Callable[[bytes], object]:
     if isinstance(key, rsa.RSAPrivateKey):
-        pad = _PSS if alg == "PS256" else _PKCS1V15
-        return lambda data: key.sign(data, pad, _SHA256)
+        pad, digest = rsa_padding(alg)
+        return lambda data: key.sign(data, pad, digest)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         ecdsa = _ECDSA[alg][0]
         return lambda data: key.sign(data, ecdsa)
@@ -222,8 +240,8 @@ def raw_ecdsa_signer(alg: str, key: ec.EllipticCurvePrivateKey) -> Callable[[byt
 
 def floor_verifier(alg: str, key: Any) -> Callable[[bytes, bytes], object]:
     if isinstance(key, rsa.RSAPublicKey):
-        pad = _PSS if alg == "PS256" else _PKCS1V15
-        return lambda sig, data: key.verify(sig, data, pad, _SHA256)
+        pad, digest = rsa_padding(alg)
+        return lambda sig, data: key.verify(sig, data, pad, digest)
     if isinstance(key, ec.EllipticCurvePublicKey):
         ecdsa, size = _ECDSA[alg]
 
@@ -247,9 +265,13 @@ def _b64url(data: bytes) -> str:
 
 
 def _raw_rs(der: bytes, size: int) -> bytes:
-    """DER -> fixed-length r || s by reading the bytes (the fastest form known here)."""
-    r_end = 4 + der[3]
-    return der[4:r_end][-size:].rjust(size, b"\0") + der[r_end + 2 :][-size:].rjust(size, b"\0")
+    """DER -> fixed-length r || s by reading the bytes (the fastest form known here).
+
+    P-521's SEQUENCE length takes the long form (0x81, then the length).
+    """
+    r_start = 5 if der[1] == 0x81 else 4
+    r_end = r_start + der[r_start - 1]
+    return der[r_start:r_end][-size:].rjust(size, b"\0") + der[r_end + 2 :][-size:].rjust(size, b"\0")
 
 
 def bare_signer(fx: Fixture) -> Callable[[], str]:
@@ -495,6 +517,14 @@ def cpu_model() -> str:
 # --- main ----------------------------------------------------------------------------------------
 
 
+def _algorithm_list(value: str) -> list[str]:
+    algs = [alg.strip() for alg in value.split(",") if alg.strip()]
+    unknown = [alg for alg in algs if alg not in ALL_ALGS]
+    if unknown or not algs:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(ALL_ALGS)}")
+    return algs
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", type=int, default=0, help="core to pin to (default 0)")
@@ -505,7 +535,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clock", choices=("cpu", "wall"), default="cpu", help="divide by thread CPU time or wall time"
     )
-    parser.add_argument("--extra-algs", action="store_true", help="also PS256 and ES384")
+    parser.add_argument(
+        "--extra-algs", action="store_true", help=f"also {', '.join(EXTRA_ALGS)}: all ten algorithms"
+    )
+    parser.add_argument(
+        "--algs",
+        type=_algorithm_list,
+        metavar="ALG,...",
+        help="exactly these algorithms (e.g. RS384,ES512), instead of the default three",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for the order of cases in rounds")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -518,7 +556,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.sched_setaffinity(0, {args.cpu})
-    algs = [*DEFAULT_ALGS, *(EXTRA_ALGS if args.extra_algs else ())]
+    algs = args.algs or [*DEFAULT_ALGS, *(EXTRA_ALGS if args.extra_algs else ())]
     with tempfile.TemporaryDirectory(prefix="jwtseal-bench-") as directory:
         cases: list[Case] = []
         for alg in algs:

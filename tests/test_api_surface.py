@@ -35,7 +35,9 @@ def test_every_public_name_says_why_it_exists() -> None:
 
 
 def test_supported_algorithms_are_exactly_the_contract() -> None:
-    assert jwtseal.SUPPORTED_ALGORITHMS == ("RS256", "PS256", "ES256", "ES384", "EdDSA")
+    assert jwtseal.SUPPORTED_ALGORITHMS == (
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+    )  # fmt: skip
 
 
 def _error_classes() -> list[type[jwtseal.JwtsealError]]:

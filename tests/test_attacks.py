@@ -42,7 +42,7 @@ from tests.tokens import ALGORITHMS, b64, other_signing_key, sign_raw, sign_segm
 MARKER = "attack-marker-6b1f0c"
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code"}
 MAX_BODY = 65_536
-FAMILIES = ({"RS256", "PS256"}, {"ES256", "ES384"}, {"EdDSA"})
+FAMILIES = ({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}, {"ES256", "ES384", "ES512"}, {"EdDSA"})
 
 
 # Services and the origin that must hear nothing -----------------------------------------
@@ -198,8 +198,8 @@ def _private_key(key: SigningKey) -> Any:
 
 
 def sign_as(key: SigningKey, alg: str, signing_input: bytes) -> bytes:
-    """A real signature under ``alg`` where ``key``'s type allows it (RS256 ↔ PS256, ES256 ↔
-    ES384), else the key's own signature."""
+    """A real signature under ``alg`` where ``key``'s type allows it (any RS* or PS* with an RSA
+    key, any ES* with an EC key, whatever its curve), else the key's own signature."""
     if any({key.alg, alg} <= family for family in FAMILIES):
         signature: bytes = jwt.get_algorithm_by_name(alg).sign(signing_input, _private_key(key))
         return signature
@@ -222,7 +222,7 @@ def test_alg_that_does_not_match_the_key(
 
 # ECDSA signatures -----------------------------------------------------------------------
 
-EC_SIZES = {"ES256": 32, "ES384": 48}
+EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
 
 
 @pytest.mark.parametrize("alg", EC_SIZES)

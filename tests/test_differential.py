@@ -26,6 +26,7 @@ from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jwt as jwcrypto_jwt
 
 from jwtseal import (
+    AlgNotAllowed,
     ClaimsPolicy,
     FileKeyStore,
     IssuedToken,
@@ -135,22 +136,24 @@ def test_jwtseal_tokens_verify_in_jwtseal_too(deployment: Deployment) -> None:
 
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+CURVES = {
+    "ES256": ("P-256", ec.SECP256R1()),
+    "ES384": ("P-384", ec.SECP384R1()),
+    "ES512": ("P-521", ec.SECP521R1()),
+}
 GENERATE_WITH_JWCRYPTO: dict[str, dict[str, Any]] = {
-    "RS256": {"kty": "RSA", "size": 2048},
-    "PS256": {"kty": "RSA", "size": 2048},
-    "ES256": {"kty": "EC", "crv": "P-256"},
-    "ES384": {"kty": "EC", "crv": "P-384"},
+    **{alg: {"kty": "RSA", "size": 2048} for alg in RSA_ALGORITHMS},
+    **{alg: {"kty": "EC", "crv": crv} for alg, (crv, _) in CURVES.items()},
     "EdDSA": {"kty": "OKP", "crv": "Ed25519"},
 }
 
 
 def _cryptography_private_key(alg: str) -> PrivateKey:
-    if alg in ("RS256", "PS256"):
+    if alg in RSA_ALGORITHMS:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if alg == "ES256":
-        return ec.generate_private_key(ec.SECP256R1())
-    if alg == "ES384":
-        return ec.generate_private_key(ec.SECP384R1())
+    if alg in CURVES:
+        return ec.generate_private_key(CURVES[alg][1])
     return ed25519.Ed25519PrivateKey.generate()
 
 
@@ -203,6 +206,24 @@ def test_pyjwt_token_signed_with_another_key_of_the_same_kid_is_refused(alg: str
 
     assert not jwtseal_accepts(verifier, token)
     assert jwtseal_accepts(verifier, sign_claims(key, peer_claims()))
+
+
+@pytest.mark.parametrize(
+    ("key_alg", "alg"), [(k, a) for k in RSA_ALGORITHMS for a in RSA_ALGORITHMS if k != a]
+)
+def test_the_same_rsa_key_under_a_sibling_alg_is_refused_by_jwtseal_and_pyjwt(key_alg: str, alg: str) -> None:
+    # PyJWT signs with the private half of jwtseal's RS384 key (say) but writes RS256 or PS384:
+    # a genuine signature, a different algorithm. The key's own algorithm decides, in both.
+    key = signing_key(key_alg)
+    private = jwt.PyJWK(key.to_private_jwk()).key
+    token = jwt.encode(peer_claims(), private, algorithm=alg, headers={"kid": key.kid})
+    jwk = dict(key.public.to_jwk())
+    verifier = Verifier(PublicKeySet.from_document({"keys": [jwk]}))
+
+    assert jwt.decode(token, private.public_key(), algorithms=[alg], audience=AUDIENCE)["sub"] == "alice"
+    assert not pyjwt_accepts(token, jwk, key_alg)
+    with pytest.raises(AlgNotAllowed):
+        verifier.verify(token, audience=AUDIENCE, issuer=ISSUER)
 
 
 # Single-byte mutations ------------------------------------------------------------------

@@ -166,7 +166,7 @@ def assert_verified(verdict: dict[str, Any], issued: Ours) -> None:
 
 # Our tokens in their verifiers ---------------------------------------------------------
 
-JSONWEBTOKEN_ALGS = ("RS256", "PS256", "ES256", "ES384")
+JSONWEBTOKEN_ALGS = tuple(alg for alg in ALGORITHMS if alg != "EdDSA")
 
 
 @pytest.mark.parametrize("alg", JSONWEBTOKEN_ALGS)
@@ -333,13 +333,19 @@ def unicode_claims() -> dict[str, Any]:
 
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+CURVES = {
+    "ES256": ("P-256", ec.SECP256R1()),
+    "ES384": ("P-384", ec.SECP384R1()),
+    "ES512": ("P-521", ec.SECP521R1()),
+}
 
 
 def _private_key(alg: str) -> PrivateKey:
-    if alg in ("RS256", "PS256"):
+    if alg in RSA_ALGORITHMS:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if alg in ("ES256", "ES384"):
-        return ec.generate_private_key(ec.SECP256R1() if alg == "ES256" else ec.SECP384R1())
+    if alg in CURVES:
+        return ec.generate_private_key(CURVES[alg][1])
     return ed25519.Ed25519PrivateKey.generate()
 
 
@@ -352,10 +358,8 @@ def pyjwt_issue(alg: str, claims: dict[str, Any]) -> Theirs:
 
 
 JWCRYPTO_KEYS: dict[str, dict[str, Any]] = {
-    "RS256": {"kty": "RSA", "size": 2048},
-    "PS256": {"kty": "RSA", "size": 2048},
-    "ES256": {"kty": "EC", "crv": "P-256"},
-    "ES384": {"kty": "EC", "crv": "P-384"},
+    **{alg: {"kty": "RSA", "size": 2048} for alg in RSA_ALGORITHMS},
+    **{alg: {"kty": "EC", "crv": crv} for alg, (crv, _) in CURVES.items()},
     "EdDSA": {"kty": "OKP", "crv": "Ed25519"},
 }
 
@@ -490,20 +494,21 @@ def test_a_jwks_without_alg_binds_each_key_to_the_algorithm_its_type_implies(
     alg: str, theirs: Production, verifier: RunningService, origin: JwksOrigin
 ) -> None:
     # panva jose's exportJWK and PyJWT's to_jwk write no "alg". jwtseal then binds RSA keys to
-    # RS256, P-256 to ES256, P-384 to ES384 and Ed25519 to EdDSA (API.md: "the key's own
-    # algorithm must equal the header's alg"), so a PS256 token needs a JWKS that says PS256.
-    # PyJWT's PyJWK does the same (asserted below); panva jose and jwcrypto would accept PS256
-    # with such a key. The algorithm comes from the key, never from the token (STYLE point 3).
+    # RS256, P-256 to ES256, P-384 to ES384, P-521 to ES512 and Ed25519 to EdDSA (API.md: "the
+    # key's own algorithm must equal the header's alg"), so an RS384, RS512 or PS* token needs
+    # a JWKS that says so. PyJWT's PyJWK does the same (asserted below); panva jose and jwcrypto
+    # would accept them with such a key. The algorithm comes from the key, never from the token
+    # (STYLE point 3).
     issued = theirs.issued["jose", alg]
     bare = Theirs("jose-without-alg", alg, issued.token, _without_alg(issued.jwks), issued.claims)
 
     answer = decode_remote(verifier, origin, bare)
 
-    if alg == "PS256":
+    if alg in RSA_ALGORITHMS and alg != "RS256":
         assert answer.status_code == 401
         assert answer.json()["code"] == "alg_not_allowed"
         with pytest.raises(jwt.InvalidAlgorithmError):
-            jwt.decode(issued.token, jwt.PyJWK(bare.jwks["keys"][0]), algorithms=["PS256"])
+            jwt.decode(issued.token, jwt.PyJWK(bare.jwks["keys"][0]), algorithms=[alg])
     else:
         assert answer.status_code == 200, answer.text
         assert answer.json() == issued.claims

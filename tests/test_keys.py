@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwcrypto import jwk as jwcrypto_jwk
@@ -34,24 +35,24 @@ from jwtseal import (
     VerifyingKey,
 )
 from jwtseal.apikeys import ApiKeys
-from jwtseal.settings import Settings
+from jwtseal.cli import main
+from jwtseal.settings import Settings, SettingsError
 from tests.tokens import ALGORITHMS, b64, sign_claims, signing_key, verifier_for
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
-PUBLIC_SHAPE = {
-    "RS256": {"kty", "kid", "use", "alg", "n", "e"},
-    "PS256": {"kty", "kid", "use", "alg", "n", "e"},
-    "ES256": {"kty", "kid", "use", "alg", "crv", "x", "y"},
-    "ES384": {"kty", "kid", "use", "alg", "crv", "x", "y"},
-    "EdDSA": {"kty", "kid", "use", "alg", "crv", "x"},
-}
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+EC_CURVES = {"ES256": ("P-256", 32), "ES384": ("P-384", 48), "ES512": ("P-521", 66)}
 TYPE_OF = {
-    "RS256": ("RSA", None),
-    "PS256": ("RSA", None),
-    "ES256": ("EC", "P-256"),
-    "ES384": ("EC", "P-384"),
+    **dict.fromkeys(RSA_ALGORITHMS, ("RSA", None)),
+    **{alg: ("EC", crv) for alg, (crv, _) in EC_CURVES.items()},
     "EdDSA": ("OKP", "Ed25519"),
 }
+SHAPE_OF_TYPE = {
+    "RSA": {"kty", "kid", "use", "alg", "n", "e"},
+    "EC": {"kty", "kid", "use", "alg", "crv", "x", "y"},
+    "OKP": {"kty", "kid", "use", "alg", "crv", "x"},
+}
+PUBLIC_SHAPE = {alg: SHAPE_OF_TYPE[kty] for alg, (kty, _) in TYPE_OF.items()}
 THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 
 # RFC 7638 section 3.1: the example key and its SHA-256 thumbprint.
@@ -131,11 +132,14 @@ def test_generate_makes_a_key_of_each_algorithm(alg: str) -> None:
     assert SigningKey.generate(alg).kid != key.kid
 
 
-def test_the_registry_is_exactly_the_five_algorithms() -> None:
-    assert set(SUPPORTED_ALGORITHMS) == set(ALGORITHMS)
+def test_the_registry_is_exactly_the_ten_algorithms() -> None:
+    assert set(SUPPORTED_ALGORITHMS) == set(ALGORITHMS) == set(TYPE_OF)
+    assert len(ALGORITHMS) == 10
 
 
-@pytest.mark.parametrize("alg", ["HS256", "none", "RS384", "RS512", "ES512", "PS512", "rs256", "Ed25519", ""])
+@pytest.mark.parametrize(
+    "alg", ["HS256", "none", "RS1", "PS", "ES521", "ES256K", "rs384", "Ed25519", "Ed448", "RS512 ", ""]
+)
 def test_generate_refuses_algorithms_outside_the_registry(alg: str) -> None:
     with pytest.raises(InvalidKey):
         SigningKey.generate(alg)
@@ -194,9 +198,7 @@ def test_private_jwk_round_trips(alg: str) -> None:
     assert (loaded.kid, loaded.alg) == (original.kid, original.alg)
     assert loaded.to_private_jwk() == original.to_private_jwk()
     assert verifier_for(original).verify(sign_claims(loaded, {"sub": "alice"})).claims == {"sub": "alice"}
-    assert set(stored) & set(PRIVATE_MEMBERS) == (
-        set(PRIVATE_MEMBERS) if alg in ("RS256", "PS256") else {"d"}
-    )
+    assert set(stored) & set(PRIVATE_MEMBERS) == (set(PRIVATE_MEMBERS) if alg in RSA_ALGORITHMS else {"d"})
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
@@ -206,12 +208,18 @@ def test_private_jwk_without_kid_or_alg_loads_with_the_thumbprint_and_implied_al
     loaded = SigningKey.from_private_jwk(stored)
 
     assert loaded.kid == signing_key(alg).kid
-    assert loaded.alg == ("RS256" if alg == "PS256" else alg)
+    assert loaded.alg == ("RS256" if alg in RSA_ALGORITHMS else alg)
 
 
 @pytest.mark.parametrize(
     ("kty", "crv", "implied"),
-    [("RSA", None, "RS256"), ("EC", "P-256", "ES256"), ("EC", "P-384", "ES384"), ("OKP", "Ed25519", "EdDSA")],
+    [
+        ("RSA", None, "RS256"),
+        ("EC", "P-256", "ES256"),
+        ("EC", "P-384", "ES384"),
+        ("EC", "P-521", "ES512"),
+        ("OKP", "Ed25519", "EdDSA"),
+    ],
 )
 def test_a_jwk_without_alg_gets_the_implied_one(kty: str, crv: str | None, implied: str) -> None:
     alg = next(alg for alg, kind in TYPE_OF.items() if kind == (kty, crv))
@@ -221,14 +229,16 @@ def test_a_jwk_without_alg_gets_the_implied_one(kty: str, crv: str | None, impli
     assert PublicKeySet.from_document({"keys": [jwk]}).find(jwk["kid"]) is not None
 
 
-def test_an_rsa_jwk_without_alg_does_not_verify_ps256_tokens() -> None:
-    # The implied algorithm of an RSA key is RS256; PS256 must be stated.
-    key = signing_key("PS256")
+@pytest.mark.parametrize("alg", ["RS384", "RS512", "PS256", "PS384", "PS512"])
+def test_an_rsa_jwk_without_alg_verifies_only_rs256_tokens(alg: str) -> None:
+    # The implied algorithm of an RSA key is RS256 (as PyJWT's PyJWK has it); any other must be stated.
+    key = signing_key(alg)
     jwk = {name: value for name, value in key.public.to_jwk().items() if name != "alg"}
     verifier = verifier_for(VerifyingKey.from_jwk(jwk))
 
     with pytest.raises(AlgNotAllowed):
         verifier.verify(sign_claims(key, {"sub": "alice"}))
+    assert verifier_for(VerifyingKey.from_jwk({**jwk, "alg": alg})).verify(sign_claims(key, {"sub": "bob"}))
 
 
 def test_a_2048_bit_rsa_key_is_accepted() -> None:
@@ -254,6 +264,13 @@ def test_rsa_keys_under_2048_bits_are_refused(bits: int) -> None:
     [
         ("ES384", "ES256"),
         ("ES256", "ES384"),
+        ("ES512", "ES384"),
+        ("ES384", "ES512"),
+        ("ES512", "ES256"),
+        ("ES256", "ES512"),
+        ("ES512", "PS512"),
+        ("RS512", "ES512"),
+        ("EdDSA", "ES512"),
         ("EdDSA", "ES256"),
         ("ES256", "EdDSA"),
         ("RS256", "ES256"),
@@ -271,7 +288,17 @@ def test_a_key_type_or_curve_that_does_not_fit_the_alg_is_refused(alg: str, clai
 
 @pytest.mark.parametrize(
     ("alg", "crv"),
-    [("ES256", "P-384"), ("ES256", "P-521"), ("ES256", "secp256k1"), ("EdDSA", "X25519"), ("EdDSA", "Ed448")],
+    [
+        ("ES256", "P-384"),
+        ("ES256", "P-521"),
+        ("ES384", "P-521"),
+        ("ES512", "P-256"),
+        ("ES512", "P-384"),
+        ("ES512", "secp521r1"),
+        ("ES256", "secp256k1"),
+        ("EdDSA", "X25519"),
+        ("EdDSA", "Ed448"),
+    ],
 )
 def test_a_curve_name_that_does_not_fit_the_alg_is_refused(alg: str, crv: str) -> None:
     with pytest.raises(InvalidKey):
@@ -290,7 +317,7 @@ def _corruptions() -> Iterator[Any]:
         "null": lambda value: None,
         "truncated": lambda value: value[:-4],
     }
-    members = {"RS256": ("n", "e"), "ES256": ("x", "y"), "EdDSA": ("x",)}
+    members = {"RS256": ("n", "e"), "ES256": ("x", "y"), "ES512": ("x", "y"), "EdDSA": ("x",)}
     for alg, names in members.items():
         for name in names:
             for spelling, corrupt in spellings.items():
@@ -324,9 +351,65 @@ def test_ec_point_not_on_the_curve_is_refused() -> None:
         VerifyingKey.from_jwk(jwk)
 
 
+@pytest.mark.parametrize("alg", EC_CURVES)
+def test_ec_coordinates_are_exported_at_the_curves_full_size(alg: str) -> None:
+    # RFC 7518 section 6.2.1.2: 32, 48 and 66 bytes, even when the number has leading zeros.
+    _, size = EC_CURVES[alg]
+    keys = [signing_key(alg), *(SigningKey.generate(alg) for _ in range(40))]
+
+    for key in keys:
+        jwk = key.public.to_jwk()
+        assert len(base64.urlsafe_b64decode(jwk["x"] + "==")) == size
+        assert len(base64.urlsafe_b64decode(jwk["y"] + "==")) == size
+        assert len(base64.urlsafe_b64decode(key.to_private_jwk()["d"] + "==")) == size
+    # P-521 numbers have 521 bits: the first of the 66 bytes is 0 or 1, so short forms are common.
+    if alg == "ES512":
+        tops = {base64.urlsafe_b64decode(key.public.to_jwk()["x"] + "==")[0] for key in keys}
+        assert tops == {0, 1}
+
+
+CURVE_OBJECTS = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+
+
+@functools.cache
+def _point_with_a_zero_first_byte(alg: str, member: str) -> dict[str, Any]:
+    """A public EC JWK (built without jwtseal) whose ``member`` coordinate starts with a zero byte."""
+    _, size = EC_CURVES[alg]
+    for scalar in range(1, 10_000):
+        point = ec.derive_private_key(scalar, CURVE_OBJECTS[alg]).public_key().public_numbers()
+        coordinates = {"x": point.x.to_bytes(size, "big"), "y": point.y.to_bytes(size, "big")}
+        if coordinates[member][0] == 0:
+            crv = EC_CURVES[alg][0]
+            return {
+                "kty": "EC",
+                "crv": crv,
+                "alg": alg,
+                **{name: b64(raw) for name, raw in coordinates.items()},
+            }
+    raise AssertionError("no such point among the first scalars")
+
+
+@pytest.mark.parametrize("alg", EC_CURVES)
+@pytest.mark.parametrize("member", ["x", "y"])
+@pytest.mark.parametrize("change", ["zero-byte-added", "zero-byte-dropped"])
+def test_an_ec_coordinate_that_is_not_the_curves_full_size_is_refused(
+    alg: str, member: str, change: str
+) -> None:
+    # The same number, one byte longer or shorter than RFC 7518 section 6.2.1.2 allows (PyJWT
+    # refuses both too). The full-size form of the same key is accepted.
+    full = _point_with_a_zero_first_byte(alg, member)
+    raw = base64.urlsafe_b64decode(full[member] + "==")
+    jwk = {**full, member: b64(b"\0" + raw if change == "zero-byte-added" else raw[1:])}
+
+    with pytest.raises(InvalidKey):
+        VerifyingKey.from_jwk(jwk)
+    assert PublicKeySet.from_document({"keys": [jwk]}).kids == ()
+    assert VerifyingKey.from_jwk(full).alg == alg
+
+
 @pytest.mark.parametrize(
     "alg",
-    ["HS256", "HS512", "none", "RS384", "RS512", "PS384", "ES512", "RSA-OAEP", "", 256, None, ["RS256"]],
+    ["HS256", "HS512", "none", "RS1", "PS", "ES521", "rs512", "RSA-OAEP", "", 256, None, ["RS256"]],
 )
 def test_an_unsupported_alg_is_refused(alg: Any) -> None:
     with pytest.raises(InvalidKey):
@@ -358,7 +441,7 @@ def test_a_kid_that_is_not_a_non_empty_string_is_refused(kid: Any) -> None:
 def _mismatches() -> Iterator[Any]:
     for name in PRIVATE_MEMBERS:
         yield pytest.param("RS256", name, id=f"RS256-{name}")
-    for alg in ("ES256", "ES384", "EdDSA"):
+    for alg in ("ES256", "ES384", "ES512", "EdDSA"):
         yield pytest.param(alg, "d", id=f"{alg}-d")
         yield pytest.param(alg, "x", id=f"{alg}-x")
 
@@ -404,7 +487,7 @@ JWK_MEMBER = st.one_of(
     st.sampled_from(["AQAB", "AA", "_w", "A", "AQAB=", "+/+/"]),
 )
 JWK_NAME = (
-    st.sampled_from(["RSA", "EC", "OKP", "oct", "P-256", "P-384", "Ed25519", "X25519", None])
+    st.sampled_from(["RSA", "EC", "OKP", "oct", "P-256", "P-384", "P-521", "Ed25519", "X25519", None])
     | st.text(max_size=4)
     | st.lists(st.text(max_size=3), max_size=2)
     | st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=1)
@@ -456,6 +539,49 @@ def test_a_jwk_with_an_unhashable_kty_or_crv_is_refused_and_skipped(jwk: dict[st
     assert PublicKeySet.from_document({"keys": [jwk, public_of("EdDSA")]}).kids == (signing_key("EdDSA").kid,)
     with pytest.raises(InvalidKey):
         VerifyingKey.from_jwk(jwk)
+
+
+# The configured algorithm: settings, the key ring and `jwtseal keys` -----------------------
+
+ADDED_ALGORITHMS = ("RS384", "RS512", "PS384", "PS512", "ES512")
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_jwtseal_algorithm_accepts_each_algorithm_of_the_registry(alg: str) -> None:
+    assert Settings.load({"JWTSEAL_ALGORITHM": alg}).algorithm == alg
+
+
+@pytest.mark.parametrize("alg", ["ES521", "es512", "PS512 ", "RSA", "HS512"])
+def test_jwtseal_algorithm_refuses_names_outside_the_registry(alg: str) -> None:
+    with pytest.raises(SettingsError, match="JWTSEAL_ALGORITHM"):
+        Settings.load({"JWTSEAL_ALGORITHM": alg})
+
+
+@pytest.mark.parametrize("alg", ADDED_ALGORITHMS)
+def test_jwtseal_keys_makes_lists_rotates_and_publishes_keys_of_the_configured_algorithm(
+    alg: str, tmp_path: Path
+) -> None:
+    def jwtseal(*args: str) -> str:
+        result = CliRunner().invoke(
+            main, [*args, "--data-dir", str(tmp_path)], env={"JWTSEAL_ALGORITHM": alg}, catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    rows = json.loads(jwtseal("keys", "list", "--json"))
+    assert [(row["state"], row["alg"]) for row in rows] == [("current", alg), ("next", alg)]
+    assert [line.split()[1] for line in jwtseal("keys", "list").splitlines()] == ["ALG", alg, alg]
+    token = jwtseal("sign", "--claims", '{"sub": "alice"}').strip()
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"] == alg
+
+    jwtseal("keys", "rotate")
+
+    after = json.loads(jwtseal("keys", "list", "--json"))
+    assert sorted(row["state"] for row in after) == ["current", "next", "retired"]
+    assert {row["alg"] for row in after} == {alg}
+    published = json.loads(jwtseal("keys", "jwks"))["keys"]
+    assert {(jwk["alg"], jwk["kty"], jwk.get("crv")) for jwk in published} == {(alg, *TYPE_OF[alg])}
+    assert json.loads(jwtseal("verify", token))["sub"] == "alice"  # signed by the now retired key
 
 
 # Public key sets -----------------------------------------------------------------------

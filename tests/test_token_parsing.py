@@ -166,7 +166,7 @@ GOOD_HEADERS = st.fixed_dictionaries(
 ODD_HEADERS = st.fixed_dictionaries(
     {},
     optional={
-        "alg": st.sampled_from([*ALGORITHMS, "none", "None", "HS256", "ES512"]) | JSON_VALUES,
+        "alg": st.sampled_from([*ALGORITHMS, "none", "None", "HS256", "ES256K"]) | JSON_VALUES,
         "kid": st.sampled_from([key().kid, other_signing_key("EdDSA").kid, ""]) | JSON_VALUES,
         "typ": st.just("JWT") | JSON_VALUES,
         "crit": JSON_VALUES,
@@ -508,7 +508,21 @@ def test_hmac_signed_with_the_public_key_under_its_kid_is_not_allowed(
 
 @pytest.mark.parametrize(
     "alg",
-    ["rs256", "Rs256", "RS384", "RS512", "ES512", "PS512", "ES256K", "Ed25519", "EDDSA", "dir", "", " RS256"],
+    [
+        "rs256",
+        "Rs256",
+        "RS1",
+        "RS1024",
+        "es512",
+        "ES521",
+        "PS",
+        "ES256K",
+        "Ed25519",
+        "EDDSA",
+        "dir",
+        "",
+        " RS256",
+    ],
 )
 def test_algorithms_outside_the_registry_are_not_allowed_before_lookup(alg: str) -> None:
     keys = RecordingKeys(key())
@@ -563,7 +577,7 @@ def test_a_kid_outside_the_key_set_is_unknown(kid: str) -> None:
 # Signatures ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("alg", "size"), [("ES256", 32), ("ES384", 48)])
+@pytest.mark.parametrize(("alg", "size"), [("ES256", 32), ("ES384", 48), ("ES512", 66)])
 @pytest.mark.parametrize("value", ["zero", "order", "one"])
 def test_degenerate_ecdsa_signatures_are_bad(alg: str, size: int, value: str) -> None:
     # r = s = 0 is CVE-2022-21449 ("psychic signatures"); r = s = n reduces to it.
@@ -571,6 +585,11 @@ def test_degenerate_ecdsa_signatures_are_bad(alg: str, size: int, value: str) ->
         "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
         "ES384": int(
             "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+            16,
+        ),
+        "ES512": int(
+            "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA"
+            "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
             16,
         ),
     }[alg]
@@ -582,7 +601,7 @@ def test_degenerate_ecdsa_signatures_are_bad(alg: str, size: int, value: str) ->
         verifier_for(signer).verify(token)
 
 
-@pytest.mark.parametrize("alg", ["ES256", "ES384"])
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512"])
 def test_a_der_encoded_ecdsa_signature_is_bad(alg: str) -> None:
     signer = signing_key(alg)
     token = sign_claims(signer, claims())

@@ -16,7 +16,7 @@ from typing import Any
 from jwtseal import PublicKeySet, SigningKey, Verifier, VerifyingKey
 from jwtseal.verifier import ANY_AUDIENCE
 
-ALGORITHMS = ("RS256", "PS256", "ES256", "ES384", "EdDSA")
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 NOW = 1_700_000_000.0
 
 

@@ -1,15 +1,16 @@
 """The closed, read-only registry of signature algorithms.
 
-Only RS256, PS256, ES256, ES384 and EdDSA (Ed25519) exist here: no ``none``,
-no HMAC, and no way to register another. Each algorithm names the key type it
-needs, so a key can only ever be used with its own algorithm.
+Only RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA
+(Ed25519) exist here: no ``none``, no HMAC, and no way to register another.
+Each algorithm names the key type (and curve) it needs, so a key can only
+ever be used with its own algorithm.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from hashlib import sha256
+from hashlib import sha256, sha384, sha512
 from types import MappingProxyType
 from typing import Final, Literal, Protocol, cast
 
@@ -18,16 +19,26 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-AlgorithmName = Literal["RS256", "PS256", "ES256", "ES384", "EdDSA"]
+AlgorithmName = Literal[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 RSA_KEY_SIZE: Final = 2048
-_SHA256: Final = hashes.SHA256()
 _PKCS1V15: Final = padding.PKCS1v15()
-_PSS: Final = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
-# DER of DigestInfo { sha256, NULL } up to the digest (RFC 8017 section 9.2, note 1).
+# DER of DigestInfo { shaN, NULL } up to the digest (RFC 8017 section 9.2, note 1).
 _SHA256_DIGEST_INFO: Final = bytes.fromhex("3031300d060960864801650304020105000420")
+_SHA384_DIGEST_INFO: Final = bytes.fromhex("3041300d060960864801650304020205000430")
+_SHA512_DIGEST_INFO: Final = bytes.fromhex("3051300d060960864801650304020305000440")
+
+
+class _Hash(Protocol):
+    def digest(self) -> bytes: ...
+
+
+HashFunction = Callable[[bytes], _Hash]
+"""A one-shot hash, as ``hashlib.sha256`` is."""
 
 
 Signer = Callable[[bytes], bytes]
@@ -63,10 +74,18 @@ class Algorithm(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Rsa:
+    """RSA through ``key.sign`` and ``key.verify``: the PS* algorithms.
+
+    RSASSA-PSS as RFC 7518 section 3.5 has it: MGF1 with the message's hash
+    and a salt as long as the hash, set rather than left to "auto", so a
+    signature with any other salt length is refused.
+    """
+
     name: AlgorithmName
     kty: str
     crv: None
     pad: padding.AsymmetricPadding
+    digest: hashes.HashAlgorithm
 
     def generate(self) -> PrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
@@ -75,15 +94,15 @@ class _Rsa:
         return isinstance(key, rsa.RSAPublicKey) and key.key_size >= RSA_KEY_SIZE
 
     def signer(self, key: PrivateKey) -> Signer:
-        sign, pad = cast("rsa.RSAPrivateKey", key).sign, self.pad
-        return lambda data: sign(data, pad, _SHA256)
+        sign, pad, digest = cast("rsa.RSAPrivateKey", key).sign, self.pad, self.digest
+        return lambda data: sign(data, pad, digest)
 
     def verifier(self, key: PublicKey) -> Verifier:
-        check, pad = cast("rsa.RSAPublicKey", key).verify, self.pad
+        check, pad, digest = cast("rsa.RSAPublicKey", key).verify, self.pad, self.digest
 
         def verify(data: bytes, signature: bytes) -> bool:
             try:
-                check(signature, data, pad, _SHA256)
+                check(signature, data, pad, digest)
             except InvalidSignature:
                 return False
             return True
@@ -93,17 +112,25 @@ class _Rsa:
 
 @dataclass(frozen=True, slots=True)
 class _RsaPkcs1v15(_Rsa):
-    """RS256, verified as RFC 8017 section 8.2.2 words it: encode, then compare.
+    """RS256, RS384 and RS512, verified as RFC 8017 section 8.2.2 words it: encode, then compare.
 
     OpenSSL recovers the encoded message and checks its ``00 01 FF.. 00``
     padding (at least 8 bytes of FF); what follows must equal the DigestInfo
-    of SHA-256 over the data, byte for byte, so exactly one encoded message
+    of the hash over the data, byte for byte, so exactly one encoded message
     passes, as with ``key.verify``. It skips ``key.verify``'s per-call digest
     lookup and DigestInfo parsing: about a tenth of the whole verification.
     """
 
+    digest_info: bytes
+    hash_function: HashFunction
+
     def verifier(self, key: PublicKey) -> Verifier:
-        rsa_key, pad = cast("rsa.RSAPublicKey", key), self.pad
+        rsa_key, pad, digest_info, hash_ = (
+            cast("rsa.RSAPublicKey", key),
+            self.pad,
+            self.digest_info,
+            self.hash_function,
+        )
         recover, length = rsa_key.recover_data_from_signature, (rsa_key.key_size + 7) // 8
 
         def verify(data: bytes, signature: bytes) -> bool:
@@ -114,7 +141,7 @@ class _RsaPkcs1v15(_Rsa):
                 recovered = recover(signature, pad, None)
             except InvalidSignature:
                 return False
-            return recovered == _SHA256_DIGEST_INFO + sha256(data).digest()
+            return recovered == digest_info + hash_(data).digest()
 
         return verify
 
@@ -143,12 +170,14 @@ class _Ecdsa:
         def sign_raw(data: bytes) -> bytes:
             der = sign(data, ecdsa)
             # OpenSSL's own DER, read directly (a third of the cost of decode_dss_signature and
-            # to_bytes): SEQUENCE { INTEGER r, INTEGER s } with short-form lengths, as every
-            # length is under 128 for P-256 and P-384. Each INTEGER is minimal and positive: at
-            # most size + 1 bytes, the extra one a leading zero, so the last ``size`` bytes,
-            # left-padded with zeros, are its fixed-length form.
-            r_end = 4 + der[3]
-            return der[4:r_end][-size:].rjust(size, b"\0") + der[r_end + 2 :][-size:].rjust(size, b"\0")
+            # to_bytes): SEQUENCE { INTEGER r, INTEGER s }. The SEQUENCE's length is one byte
+            # under 128 and 0x81 then one byte from 128 to 255 (P-521's 136 at most); each
+            # INTEGER's length is under 128 on every curve here. Each INTEGER is minimal and
+            # positive: at most size + 1 bytes, the extra one a leading zero, so the last
+            # ``size`` bytes, left-padded with zeros, are its fixed-length form.
+            r_start = 5 if der[1] == 0x81 else 4
+            r_end = r_start + der[r_start - 1]
+            return der[r_start:r_end][-size:].rjust(size, b"\0") + der[r_end + 2 :][-size:].rjust(size, b"\0")
 
         return sign_raw
 
@@ -209,13 +238,40 @@ _P384_ORDER: Final = int(
     "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
     16,
 )
+_P521_ORDER: Final = int(
+    "01FF" + "FFFFFFFF" * 7 + "FFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+    16,
+)
+
+
+def _pkcs1(
+    name: AlgorithmName, digest: hashes.HashAlgorithm, digest_info: bytes, hash_: HashFunction
+) -> Algorithm:
+    return _RsaPkcs1v15(name, "RSA", None, _PKCS1V15, digest, digest_info, hash_)
+
+
+def _pss(name: AlgorithmName, digest: hashes.HashAlgorithm) -> Algorithm:
+    pad = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+    return _Rsa(name, "RSA", None, pad, digest)
+
+
+def _ecdsa(
+    name: AlgorithmName, crv: str, curve: ec.EllipticCurve, digest: hashes.HashAlgorithm, order: int
+) -> Algorithm:
+    return _Ecdsa(name, "EC", crv, curve, ec.ECDSA(digest), (curve.key_size + 7) // 8, order)
+
 
 ALGORITHMS: Final[Mapping[str, Algorithm]] = MappingProxyType(
     {
-        "RS256": _RsaPkcs1v15("RS256", "RSA", None, _PKCS1V15),
-        "PS256": _Rsa("PS256", "RSA", None, _PSS),
-        "ES256": _Ecdsa("ES256", "EC", "P-256", ec.SECP256R1(), ec.ECDSA(hashes.SHA256()), 32, _P256_ORDER),
-        "ES384": _Ecdsa("ES384", "EC", "P-384", ec.SECP384R1(), ec.ECDSA(hashes.SHA384()), 48, _P384_ORDER),
+        "RS256": _pkcs1("RS256", hashes.SHA256(), _SHA256_DIGEST_INFO, sha256),
+        "RS384": _pkcs1("RS384", hashes.SHA384(), _SHA384_DIGEST_INFO, sha384),
+        "RS512": _pkcs1("RS512", hashes.SHA512(), _SHA512_DIGEST_INFO, sha512),
+        "PS256": _pss("PS256", hashes.SHA256()),
+        "PS384": _pss("PS384", hashes.SHA384()),
+        "PS512": _pss("PS512", hashes.SHA512()),
+        "ES256": _ecdsa("ES256", "P-256", ec.SECP256R1(), hashes.SHA256(), _P256_ORDER),
+        "ES384": _ecdsa("ES384", "P-384", ec.SECP384R1(), hashes.SHA384(), _P384_ORDER),
+        "ES512": _ecdsa("ES512", "P-521", ec.SECP521R1(), hashes.SHA512(), _P521_ORDER),
         "EdDSA": _EdDsa("EdDSA", "OKP", "Ed25519"),
     }
 )

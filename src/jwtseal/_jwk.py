@@ -1,7 +1,8 @@
 """JSON Web Keys (RFC 7517/7518/8037) to and from pyca/cryptography keys.
 
 Import is strict: the key type and curve must fit the algorithm, RSA keys
-must have at least 2048 bits, and every number must be canonical base64url.
+must have at least 2048 bits, every number must be canonical base64url, and
+EC coordinates must have their curve's full size (32, 48 or 66 bytes).
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ _IMPLIED_ALG: Final[dict[tuple[object, object], str]] = {
     ("RSA", None): "RS256",
     ("EC", "P-256"): "ES256",
     ("EC", "P-384"): "ES384",
+    ("EC", "P-521"): "ES512",
     ("OKP", "Ed25519"): "EdDSA",
 }
-_CURVES: Final = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1}
+_CURVES: Final[dict[str, ec.EllipticCurve]] = {
+    "P-256": ec.SECP256R1(),
+    "P-384": ec.SECP384R1(),
+    "P-521": ec.SECP521R1(),
+}
+_CRV_OF_CURVE: Final = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
 class Jwk(TypedDict):
@@ -64,7 +71,7 @@ def public_members(key: PublicKey) -> dict[str, str]:
     if isinstance(key, ec.EllipticCurvePublicKey):
         size = (key.curve.key_size + 7) // 8
         point = key.public_numbers()
-        crv = "P-256" if key.curve.name == "secp256r1" else "P-384"
+        crv = _CRV_OF_CURVE[key.curve.name]
         return {"kty": "EC", "crv": crv, "x": _uint(point.x, size), "y": _uint(point.y, size)}
     raw = key.public_bytes_raw()
     return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
@@ -130,9 +137,12 @@ def _construct_public(jwk: dict[str, Any], algorithm: Algorithm) -> PublicKey:
     if algorithm.kty == "RSA":
         return rsa.RSAPublicNumbers(_member_int(jwk, "e"), _member_int(jwk, "n")).public_key()
     if algorithm.kty == "EC":
-        curve = _CURVES[str(algorithm.crv)]()
-        x, y = _member_int(jwk, "x"), _member_int(jwk, "y")
-        return ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
+        curve = _CURVES[str(algorithm.crv)]
+        x, y = _member_bytes(jwk, "x"), _member_bytes(jwk, "y")
+        # RFC 7518 section 6.2.1.2: each coordinate is the full size (66 bytes for P-521), as PyJWT checks.
+        if len(x) != len(y) or len(x) != (curve.key_size + 7) // 8:
+            raise ValueError("an EC coordinate is not the curve's full size")
+        return ec.EllipticCurvePublicNumbers(int.from_bytes(x), int.from_bytes(y), curve).public_key()
     return ed25519.Ed25519PublicKey.from_public_bytes(_member_bytes(jwk, "x"))
 
 

@@ -98,10 +98,11 @@ class SigningKey:
 
     @classmethod
     def generate(cls, alg: str = "RS256") -> SigningKey:
-        """A new random key for ``alg`` (RS256 keys are RSA-2048).
+        """A new random key for ``alg`` (RS* and PS* keys are RSA-2048, ES512 keys P-521).
 
         Raises:
-            InvalidKey: ``alg`` is not RS256, PS256, ES256, ES384 or EdDSA.
+            InvalidKey: ``alg`` is not in the registry (RS256, RS384, RS512,
+                PS256, PS384, PS512, ES256, ES384, ES512, EdDSA).
         """
         if alg not in ALGORITHMS:
             raise InvalidKey(f"Unsupported algorithm {alg!r}.")

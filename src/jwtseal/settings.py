@@ -77,7 +77,8 @@ SETTINGS: Final = (
         "algorithm",
         _algorithm,
         "RS256",
-        "signing algorithm of new keys: RS256 (RSA 2048), PS256, ES256, ES384, EdDSA (Ed25519)",
+        "signing algorithm of new keys: RS256, RS384, RS512, PS256, PS384, PS512 (RSA 2048),"
+        " ES256, ES384, ES512 (P-521), EdDSA (Ed25519)",
         "RS256",
     ),
     Setting("token_ttl", _positive, 86_400, "seconds from iat to exp when the client sets no exp", "86400"),

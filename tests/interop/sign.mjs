@@ -23,9 +23,14 @@ const { JWK, JWS } = nodeJose;
 // kty and size (or curve) for node-jose's keystore.generate.
 const NODE_JOSE_KEYS = {
   RS256: ["RSA", 2048],
+  RS384: ["RSA", 2048],
+  RS512: ["RSA", 2048],
   PS256: ["RSA", 2048],
+  PS384: ["RSA", 2048],
+  PS512: ["RSA", 2048],
   ES256: ["EC", "P-256"],
   ES384: ["EC", "P-384"],
+  ES512: ["EC", "P-521"],
   EdDSA: ["OKP", "Ed25519"],
 };
 
