@@ -7,14 +7,17 @@ comes back: ordering of pipelined answers, limits, timeouts, shutdown.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +27,7 @@ from jwtseal.http.protocol import MAX_HEAD, MAX_HEADERS, MAX_PIPELINED
 from jwtseal.http.routing import MAX_BODY, Request, Response, Router
 from jwtseal.http.server import HttpServer
 from tests.conftest import bound_socket, serve_in_thread
+from tests.servers import serve
 
 BIG = b"x" * 1_048_576
 
@@ -475,3 +479,33 @@ def test_the_server_runs_on_plain_asyncio_where_uvloop_is_missing(monkeypatch: p
     thread.join(10)
     assert statuses == [200]
     assert loops == ["asyncio.unix_events"]
+
+
+def _unverifiable_token() -> str:
+    """A well-formed RS256 token whose key must be fetched: the fetch is what the test waits on."""
+
+    def segment(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{segment({'alg': 'RS256', 'kid': 'k1'})}.{segment({'sub': 'x'})}.AAAA"
+
+
+def test_serve_with_workers_refuses_new_connections_as_soon_as_it_is_stopping(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # a JWKS origin that accepts and never answers
+        origin = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with serve(tmp_path, "--workers", "2", JWTSEAL_TRUSTED_JWKS_URIS=origin) as served:
+            address = ("127.0.0.1", int(served.url.rpartition(":")[2]))
+            body = json.dumps({"token": _unverifiable_token(), "jwksUri": f"{origin}/jwks.json"}).encode()
+            with connection(address) as waiting:
+                waiting.sendall(
+                    b"POST /decode HTTP/1.1\r\nhost: t\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                time.sleep(0.5)  # the decode now waits on the silent origin (5 s)
+                served.process.send_signal(signal.SIGTERM)
+                time.sleep(0.5)  # the parent and the worker have closed their listeners
+                with pytest.raises(ConnectionRefusedError):
+                    socket.create_connection(address, timeout=5).close()
+                answer = read_all(waiting)  # the request in flight is still answered
+            assert served.process.wait(20) == 0
+    assert answer.startswith(b"HTTP/1.1 502 ")
+    assert b"connection: close" in answer
