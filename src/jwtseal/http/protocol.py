@@ -199,7 +199,8 @@ class Connection(asyncio.Protocol):
         if self._reader.stopped and self._phase == "open":
             self._phase = "closing"
         self._answer_waiting()
-        self._update_reading()
+        if self._waiting or self._phase != "open" or not self._reading:  # else reading goes on as it was
+            self._update_reading()
 
     # the one writer
 
@@ -268,7 +269,12 @@ class Connection(asyncio.Protocol):
             response = error_response(exc, request.path)
             data = _encode(response, end, head)
         self._transport.write(data)
-        self._observe(route, request.method, response, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        for observe in self._observers:  # as _observe(), without a call more per request
+            try:
+                observe(route, request.method, response, elapsed)
+            except Exception as exc:
+                log_failure("observer failed", exc, route)
         if last:
             self._close()
 

@@ -36,7 +36,6 @@ _METHOD_NAMES: Final = {
     method.encode(): method for method in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS")
 }
 _MAX_LENGTH_DIGITS: Final = len(str(MAX_BODY))
-_VERSIONS: Final = frozenset({"1.1", "1.0"})
 
 TOO_LARGE: Final = problem(413, "payload_too_large", f"The request body may be at most {MAX_BODY} bytes.")
 HEAD_TOO_LARGE: Final = problem(
@@ -106,6 +105,7 @@ class RequestReader:
         self._header_count = 0
         self._head_size = 0
         self._hosts = 0
+        self._http10 = False
         self._body: bytes | bytearray = b""
 
     def feed(self, data: bytes) -> list[Event]:
@@ -162,16 +162,18 @@ class RequestReader:
         if self._head_size > MAX_HEAD:  # the URL alone
             self._stop(HEAD_TOO_LARGE)
         version = self._parser.get_http_version()
-        if version not in _VERSIONS:
-            self._stop(BAD_VERSION)
-        if version == "1.1" and self._hosts != 1:
+        if version != "1.1":
+            if version != "1.0":
+                self._stop(BAD_VERSION)
+            self._http10 = True
+        elif self._hosts != 1:
             self._stop(NO_SINGLE_HOST)
         announced = self._headers.get(b"content-length")
         if announced is not None:  # llhttp lets only digits through, any number of them
             digits = announced.lstrip(b"0")
             if len(digits) > _MAX_LENGTH_DIGITS or int(digits or b"0") > MAX_BODY:
                 self._stop(TOO_LARGE)
-        if version == "1.1" and self._headers.get(b"expect", b"").lower() == b"100-continue":
+        if not self._http10 and self._headers.get(b"expect", b"").lower() == b"100-continue":
             self._events.append(CONTINUE)
 
     def on_body(self, chunk: bytes) -> None:
@@ -191,19 +193,20 @@ class RequestReader:
         self.reading_since = None
         parser = self._parser
         method = parser.get_method()
+        url = self._url
         body = self._body
         request = Request(
             _METHOD_NAMES.get(method) or method.decode("ascii"),
-            _path(self._url),
+            url.partition(b"?")[0].decode("latin-1") if url[:1] == b"/" else _path(url),
             self._headers,
             body if type(body) is bytes else bytes(body),
         )
-        self._events.append(Received(request, parser.should_keep_alive(), parser.get_http_version() == "1.0"))
+        self._events.append(Received(request, parser.should_keep_alive(), self._http10))
 
 
 def _path(target: bytes) -> str:
-    """The path of an origin-form or absolute-form target, without its query."""
-    if not target.startswith(b"/") and b"://" in target:
+    """The path of an absolute-form (or asterisk-form) target, without its query."""
+    if b"://" in target:
         authority_and_path = target.partition(b"://")[2]
         ends = [index for index in map(authority_and_path.find, (b"/", b"?")) if index >= 0]
         target = authority_and_path[min(ends) :] if ends else b"/"
