@@ -24,7 +24,7 @@ from typing import Final
 
 import httptools
 
-from .problems import Problem, problem
+from .problems import STATUS_BY_CODE, Problem, problem
 from .routing import MAX_BODY, Request
 
 __all__ = ["CONTINUE", "MAX_HEAD", "MAX_HEADERS", "Event", "Received", "Refused", "RequestReader"]
@@ -37,15 +37,23 @@ _METHOD_NAMES: Final = {
 }
 _MAX_LENGTH_DIGITS: Final = len(str(MAX_BODY))
 
-TOO_LARGE: Final = problem(413, "payload_too_large", f"The request body may be at most {MAX_BODY} bytes.")
+TOO_LARGE: Final = problem(
+    STATUS_BY_CODE["payload_too_large"],
+    "payload_too_large",
+    f"The request body may be at most {MAX_BODY} bytes.",
+)
 HEAD_TOO_LARGE: Final = problem(
-    431,
+    STATUS_BY_CODE["headers_too_large"],
     "headers_too_large",
     f"The request line and headers may be at most {MAX_HEAD} bytes and {MAX_HEADERS} fields.",
 )
 NOT_HTTP: Final = problem(400, "invalid_request", "The request is not valid HTTP/1.1.")
 NO_SINGLE_HOST: Final = problem(400, "invalid_request", "An HTTP/1.1 request must carry exactly one Host.")
-BAD_VERSION: Final = problem(505, "http_version_not_supported", "Only HTTP/1.1 and HTTP/1.0 are served.")
+BAD_VERSION: Final = problem(
+    STATUS_BY_CODE["http_version_not_supported"],
+    "http_version_not_supported",
+    "Only HTTP/1.1 and HTTP/1.0 are served.",
+)
 
 
 class Received:
