@@ -401,3 +401,8 @@ def test_the_reader_reads_nothing_after_a_refusal() -> None:
     assert isinstance(refused, Refused)
     assert reader.stopped
     assert reader.feed(get("/ok")) == []
+
+
+def test_an_asterisk_form_target_is_a_path_like_any_other() -> None:
+    [(head, body)] = exchange(b"OPTIONS * HTTP/1.1\r\nhost: t\r\n\r\n")[0]
+    assert (status(head), code(body)) == (404, "not_found")
