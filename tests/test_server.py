@@ -7,19 +7,27 @@ comes back: ordering of pipelined answers, limits, timeouts, shutdown.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+import uvloop
 
 from jwtseal.http.protocol import MAX_HEAD, MAX_HEADERS, MAX_PIPELINED
 from jwtseal.http.routing import MAX_BODY, Request, Response, Router
+from jwtseal.http.server import HttpServer
 from tests.conftest import bound_socket, serve_in_thread
+from tests.servers import serve
 
 BIG = b"x" * 1_048_576
 
@@ -42,6 +50,11 @@ ROUTER = Router(
         "/slow": {"GET": _slow},
         "/forever": {"GET": _forever},
         "/big": {"GET": lambda request: Response(200, BIG)},
+        "/headers": {
+            "POST": lambda request: Response(
+                200, json.dumps(sorted(map(bytes.decode, request.headers))).encode()
+            )
+        },
     }
 )
 
@@ -225,10 +238,137 @@ def test_bytes_that_are_not_http_get_a_400_problem(address: tuple[str, int], raw
     assert (status, body["code"]) == (400, "invalid_request")
 
 
-def test_too_many_pipelined_requests_waiting_close_the_connection(address: tuple[str, int]) -> None:
+def test_more_pipelined_requests_than_may_wait_are_all_answered_in_order(address: tuple[str, int]) -> None:
+    count = MAX_PIPELINED + 6
     with connection(address) as client:
-        client.sendall(get("/slow") + get("/ok") * (MAX_PIPELINED + 1))
-        assert read_all(client) == b""  # the slow answer is dropped with the connection
+        client.sendall(get("/slow") + get("/path") * count)
+        answers = read_answers(client, count + 1)
+    assert [body for _, body in answers] == [b'{"slow":true}'] + [b'"/path"'] * count
+
+
+@pytest.mark.parametrize(
+    ("bad", "refusal"),
+    [
+        (b"GARBAGE\r\n\r\n", (400, "invalid_request")),
+        (
+            b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 70000\r\n\r\n" + b"x" * 70_000,
+            (413, "payload_too_large"),
+        ),
+    ],
+    ids=["garbage", "body-too-large"],
+)
+def test_a_valid_request_ahead_of_a_bad_one_is_answered_before_the_error(
+    address: tuple[str, int], bad: bytes, refusal: tuple[int, str]
+) -> None:
+    with connection(address) as client:
+        client.sendall(get("/slow") + bad)
+        raw = read_all(client)
+    first, separator, rest = raw.partition(b'{"slow":true}')
+    assert first.startswith(b"HTTP/1.1 200 OK")
+    assert separator
+    status, body = problem_in(rest)
+    assert (status, body["code"]) == refusal
+
+
+def test_trailers_are_not_headers(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"POST /headers HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
+        client.sendall(b"2\r\n{}\r\n0\r\nauthorization: Bearer KEY\r\n\r\n")
+        [(_, body)] = read_answers(client, 1)
+    assert json.loads(body) == ["host", "transfer-encoding"]
+
+
+def test_100_continue_waits_for_the_answer_before_it_and_is_never_sent_to_http_1_0(
+    address: tuple[str, int],
+) -> None:
+    expecting = b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n"
+    with connection(address) as client:
+        client.sendall(get("/slow") + expecting)
+        received = b""
+        while not received.endswith(b"\r\n\r\n") or b"100 Continue" not in received:
+            received += client.recv(100)
+        assert received.startswith(b"HTTP/1.1 200 OK")
+        assert received.endswith(b'{"slow":true}HTTP/1.1 100 Continue\r\n\r\n')
+        client.sendall(b"{}")
+        assert read_answers(client, 1)[0][1] == b"{}"
+    with connection(address) as client:
+        client.sendall(b"POST /echo HTTP/1.0\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n")
+        time.sleep(0.1)
+        client.sendall(b"{}")
+        answer = read_all(client)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"{}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /ok HTTP/1.1\r\n\r\n", 400),
+        (b"GET /ok HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", 400),
+        (b"GET /ok HTTP/2.0\r\nhost: t\r\n\r\n", 505),
+        (b"GET /ok\r\n\r\n", 505),
+    ],
+    ids=["no-host", "two-hosts", "http-2.0", "http-0.9"],
+)
+def test_requests_without_one_host_or_of_another_version_are_refused(
+    address: tuple[str, int], raw: bytes, status: int
+) -> None:
+    with connection(address) as client:
+        client.sendall(raw)
+        assert problem_in(read_all(client))[0] == status
+
+
+def test_an_absolute_form_target_is_routed_by_its_path(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"GET http://t/path?q=1 HTTP/1.1\r\nhost: t\r\n\r\n")
+        assert read_answers(client, 1)[0][1] == b'"/path"'
+
+
+def test_http_1_0_keep_alive_is_announced(address: tuple[str, int]) -> None:
+    with connection(address) as client:
+        client.sendall(b"GET /ok HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+        [(head, _)] = read_answers(client, 1)
+        assert b"connection: keep-alive" in head.split(b"\r\n")
+        client.sendall(b"GET /ok HTTP/1.0\r\n\r\n")
+        assert read_all(client).endswith(b'{"ok":true}')
+
+
+def test_a_content_length_with_thousands_of_leading_zeros_is_read_as_its_value(
+    address: tuple[str, int],
+) -> None:
+    with connection(address) as client:
+        client.sendall(b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: " + b"0" * 5_000 + b"2\r\n\r\n{}")
+        assert read_answers(client, 1)[0][1] == b"{}"
+
+
+def test_a_client_that_never_reads_its_answers_is_dropped_after_the_send_timeout() -> None:
+    count = 16  # 16 MiB of answers: far more than the socket buffers hold
+    with server(send_timeout=0.2) as address, connection(address) as client:
+        client.sendall(get("/big") * count)
+        time.sleep(1)  # never reading, past the send timeout
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(1_048_576):
+                received += len(chunk)
+    assert received < count * len(BIG)
+
+
+def test_shutdown_closes_the_listener_first() -> None:
+    sock = bound_socket()
+    sock.listen(128)
+    served = HttpServer(ROUTER, sock, grace=0.5)
+    thread = threading.Thread(target=uvloop.run, args=(served.serve(),), daemon=True)
+    thread.start()
+    assert served.started.wait(10)
+    port = sock.getsockname()[1]
+    with connection(("127.0.0.1", port)) as client:
+        client.sendall(get("/forever"))
+        time.sleep(0.05)
+        served.stop()
+        time.sleep(0.2)  # in the grace period: the answer in flight is still waited for
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    thread.join(30)
 
 
 @pytest.mark.parametrize(
@@ -311,3 +451,61 @@ def test_shutdown_gives_up_on_an_answer_after_the_grace_period() -> None:
         client.sendall(get("/forever"))
         time.sleep(0.05)
     assert time.monotonic() - started < 5
+
+
+def test_the_server_runs_on_plain_asyncio_where_uvloop_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # ``import uvloop`` now fails, as on Windows
+    loops: list[str] = []
+
+    def which_loop(request: Request) -> Response:
+        loops.append(type(asyncio.get_running_loop()).__module__)
+        return Response(200, b"{}")
+
+    sock = bound_socket()
+    sock.listen(16)
+    served = HttpServer(Router({"/loop": {"GET": which_loop}}), sock)
+    statuses: list[int] = []
+
+    def client() -> None:
+        try:
+            assert served.started.wait(10)
+            statuses.append(httpx.get(f"http://127.0.0.1:{sock.getsockname()[1]}/loop").status_code)
+        finally:
+            served.stop()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    served.run()  # on the main thread, where it handles SIGTERM and SIGINT
+    thread.join(10)
+    assert statuses == [200]
+    assert loops == ["asyncio.unix_events"]
+
+
+def _unverifiable_token() -> str:
+    """A well-formed RS256 token whose key must be fetched: the fetch is what the test waits on."""
+
+    def segment(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{segment({'alg': 'RS256', 'kid': 'k1'})}.{segment({'sub': 'x'})}.AAAA"
+
+
+def test_serve_with_workers_refuses_new_connections_as_soon_as_it_is_stopping(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # a JWKS origin that accepts and never answers
+        origin = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with serve(tmp_path, "--workers", "2", JWTSEAL_TRUSTED_JWKS_URIS=origin) as served:
+            address = ("127.0.0.1", int(served.url.rpartition(":")[2]))
+            body = json.dumps({"token": _unverifiable_token(), "jwksUri": f"{origin}/jwks.json"}).encode()
+            with connection(address) as waiting:
+                waiting.sendall(
+                    b"POST /decode HTTP/1.1\r\nhost: t\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                time.sleep(0.5)  # the decode now waits on the silent origin (5 s)
+                served.process.send_signal(signal.SIGTERM)
+                time.sleep(0.5)  # the parent and the worker have closed their listeners
+                with pytest.raises(ConnectionRefusedError):
+                    socket.create_connection(address, timeout=5).close()
+                answer = read_all(waiting)  # the request in flight is still answered
+            assert served.process.wait(20) == 0
+    assert answer.startswith(b"HTTP/1.1 502 ")
+    assert b"connection: close" in answer

@@ -10,6 +10,7 @@ evicting the cryptography's between two requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from json.encoder import encode_basestring_ascii as _quote
@@ -47,8 +48,11 @@ class AccessLog:
             return
         records, self._pending = self._pending, []
         stream = self._stream or sys.stderr
-        stream.write("".join(map(_line, records)))
-        stream.flush()
+        with contextlib.suppress(
+            OSError, ValueError
+        ):  # a full or closed sink: these lines are lost, no answer
+            stream.write("".join(map(_line, records)))
+            stream.flush()
 
     async def run(self) -> None:
         """Flush on a timer for the life of the server, and once more at shutdown."""

@@ -37,6 +37,8 @@ STATUS_BY_CODE: Final = MappingProxyType(
         "jwks_error": 502,
         "invalid_key": 502,
         "payload_too_large": 413,
+        "headers_too_large": 431,
+        "http_version_not_supported": 505,
         "not_found": 404,
         "method_not_allowed": 405,
         "key_store_error": 503,

@@ -1,38 +1,55 @@
-"""One HTTP/1.1 connection: httptools parses, the router answers, in request order.
+"""One HTTP/1.1 connection: a :class:`RequestReader` reads, the router answers, one writer, in order.
 
 Why not an ASGI server: measured on one core, uvicorn's ASGI path cost more
 per request than everything jwtseal does to answer ``GET /.well-known/jwks.json``
 (see bench/SERVICE.md). This protocol does only what the service needs:
-keep-alive, pipelining answered in order, ``Expect: 100-continue``, bounded
-heads and bodies, back-pressure, and a clean close for shutdown and timeouts.
+keep-alive, pipelining, ``Expect: 100-continue``, bounded heads and bodies,
+back-pressure, timeouts, and a clean close for shutdown.
 
-Every refusal is problem+json, and every limit is checked before the bytes
-are kept: a head over :data:`MAX_HEAD` bytes (431), a body over
-:data:`~jwtseal.http.routing.MAX_BODY` whether announced or sent (413), more
-than :data:`MAX_PIPELINED` requests waiting on one connection, or bytes that
-are not HTTP/1.1 (400).
+As in h11, reading is a state machine apart from I/O (:mod:`.reader`): bytes
+in, events out. This module holds the rest of a connection's state: the
+requests read and not yet answered, the one being answered, a refusal owed
+after them, and its phase (``open``, then ``closing``: nothing more is read,
+what is owed is still answered, then ``closed``). Answers are written by one
+method, in request order, never from inside a parser callback: whatever
+happens to a later request, every earlier one is answered first.
+
+The failure rule: an exception anywhere after a request is read (its
+handler, the store under it, or writing its answer) becomes a logged 500
+problem for that request alone. Observers (the access log, the metrics) run
+after the answer is written and are best effort: one that fails is logged
+and never changes an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Final, cast
+from typing import Final, Literal, cast
 
-import httptools
+from .reader import MAX_HEAD, MAX_HEADERS, Received, Refused, RequestReader
+from .routing import UNMATCHED, Deferred, Response, Router, error_response, log_failure
 
-from .problems import Problem, problem
-from .routing import MAX_BODY, Deferred, Request, Response, Router
+__all__ = [
+    "INVALID",
+    "MAX_HEAD",
+    "MAX_HEADERS",
+    "MAX_PIPELINED",
+    "SEND_TIMEOUT",
+    "Connection",
+    "ConnectionState",
+]
 
-__all__ = ["INVALID", "MAX_HEAD", "MAX_HEADERS", "MAX_PIPELINED", "Connection", "ConnectionState"]
-
-MAX_HEAD: Final = 16_384
-MAX_HEADERS: Final = 100
 MAX_PIPELINED: Final = 64
+"""Requests read and waiting for their answer on one connection before it stops reading."""
+SEND_TIMEOUT: Final = 30.0
+"""Seconds a client may leave its answers unread (the send buffer full) before it is dropped."""
 INVALID: Final = "invalid"
 """The route label of requests refused before routing (not HTTP, too large)."""
 
@@ -40,17 +57,12 @@ _STATUS_LINES: Final = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status, status.phrase.encode()) for status in HTTPStatus
 }
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
-_METHOD_NAMES: Final = {
-    method.encode(): method for method in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS")
-}
-_TOO_LARGE: Final = problem(413, "payload_too_large", f"The request body may be at most {MAX_BODY} bytes.")
-_HEAD_TOO_LARGE: Final = problem(
-    431,
-    "headers_too_large",
-    f"The request line and headers may be at most {MAX_HEAD} bytes and {MAX_HEADERS} fields.",
-)
-_NOT_HTTP: Final = problem(400, "invalid_request", "The request is not valid HTTP/1.1.")
-_TOO_MANY: Final = problem(400, "invalid_request", f"At most {MAX_PIPELINED} pipelined requests may wait.")
+_CLOSE: Final = b"connection: close\r\n\r\n"
+_KEEP_ALIVE_10: Final = b"connection: keep-alive\r\n\r\n"
+_GO_ON: Final = b"\r\n"
+_LINGER_NONE: Final = struct.pack("ii", 1, 0)
+
+Phase = Literal["open", "closing", "closed"]
 
 
 class _Date:
@@ -71,20 +83,19 @@ class _Date:
 _date = _Date()
 
 
-def _encode(response: Response, close: bool, head: bool = False) -> bytes:
-    """The answer's bytes; for ``HEAD`` without the body, whose length it still announces."""
+def _encode(response: Response, end: bytes, head: bool = False) -> bytes:
+    """The answer's bytes; for ``HEAD`` without the body, whose length it still announces.
+
+    Raises:
+        KeyError: ``response.status`` is not an HTTP status.
+    """
     start = b"%scontent-type: %s\r\ncontent-length: %d\r\n%s" % (
         _STATUS_LINES[response.status],
         response.content_type,
         len(response.body),
         _date.line(),
     )
-    end = b"connection: close\r\n\r\n" if close else b"\r\n"
     return start + response.header_lines() + end + (b"" if head else response.body)
-
-
-class _Refused(Exception):
-    """Raised inside a parser callback to stop parsing; the problem is kept on the connection."""
 
 
 class ConnectionState:
@@ -99,14 +110,14 @@ class ConnectionState:
         self.drained = asyncio.Event()
         """Set when shutting down and the last connection has closed."""
 
-    def close_stale(self, keep_alive: float, read_timeout: float) -> None:
-        """Close connections idle over ``keep_alive`` seconds, or sending a request over ``read_timeout``."""
+    def close_stale(self, keep_alive: float, read_timeout: float, send_timeout: float = SEND_TIMEOUT) -> None:
+        """Close connections idle, slow to send a request, or not reading their answers, for too long."""
         now = time.monotonic()
         for connection in list(self.connections):
-            connection.close_if_stale(now, keep_alive, read_timeout)
+            connection.close_if_stale(now, keep_alive, read_timeout, send_timeout)
 
     def shut_down(self) -> None:
-        """Answers from now on say ``connection: close``; idle connections close at once."""
+        """Read nothing more; answer what was read (``connection: close``); idle connections close at once."""
         self.closing = True
         for connection in list(self.connections):
             connection.close_when_done()
@@ -129,7 +140,7 @@ class ConnectionState:
 
 
 class Connection(asyncio.Protocol):
-    """Parses requests as they arrive and answers each, one at a time, in order."""
+    """One connection's state machine: requests read, answered one at a time, in order."""
 
     _transport: asyncio.Transport
 
@@ -137,193 +148,192 @@ class Connection(asyncio.Protocol):
         self._state = state
         self._router = state.router
         self._observers = state.router.observers
-        self._parser = httptools.HttpRequestParser(self)
-        self._queue: deque[tuple[Request, bool]] = deque()
-        self._busy = False
+        self._reader = RequestReader()
+        self._waiting: deque[Received] = deque()
+        self._phase: Phase = "open"
+        self._answering = False
+        self._refusal: Response | None = None
+        """Written after every request read before the refused bytes; then the connection closes."""
+        self._continue_owed = False
+        self._reading = True
         self._writable = True
-        self._closed = False
-        self._close_after = False
-        self._refusal: Problem | None = None
-        self._in_head = True
-        self._head_bytes = 0
+        self._blocked_since: float | None = None
         self._idle_since: float | None = time.monotonic()
-        self._reading_since: float | None = None
-        self._reset_message()
-
-    def _reset_message(self) -> None:
-        self._url = b""
-        self._headers: dict[bytes, bytes] = {}
-        self._header_count = 0
-        self._head_size = 0
-        self._body: list[bytes] = []
-        self._body_size = 0
 
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's does not subclass it
         self._state.connections.add(self)
+        if self._state.closing:
+            self.close_when_done()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        self._queue.clear()
+        self._phase = "closed"
+        self._waiting.clear()
         self._state.forget(self)
 
     def pause_writing(self) -> None:
-        """The client is not reading its answers: stop reading its requests too."""
+        """The client is not reading its answers: stop reading its requests too, and start the send clock."""
         self._writable = False
-        self._transport.pause_reading()
+        self._blocked_since = time.monotonic()
+        self._update_reading()
 
     def resume_writing(self) -> None:
         self._writable = True
-        self._transport.resume_reading()
-        self._answer_next()
+        self._blocked_since = None
+        self._answer_waiting()
+        self._update_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            self._head_bytes += len(data)
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.close_when_done()  # answered as plain HTTP; the upgraded bytes are not ours
-        except httptools.HttpParserError:
-            self._refuse(self._refusal or _NOT_HTTP)
-            return
-        if self._in_head and self._head_bytes > MAX_HEAD:
-            self._refuse(_HEAD_TOO_LARGE)
-
-    # httptools callbacks
-
-    def on_message_begin(self) -> None:
         self._idle_since = None
-        self._reading_since = time.monotonic()
-        self._reset_message()
+        for event in self._reader.feed(data):
+            if type(event) is Received:
+                self._waiting.append(event)
+                self._continue_owed = False  # its body came: no need to ask for it
+            elif type(event) is Refused:
+                self._refusal = Response.problem(event.problem)
+                self._continue_owed = False
+            else:
+                self._continue_owed = True
+        if self._reader.stopped and self._phase == "open":
+            self._phase = "closing"
+        self._answer_waiting()
+        if self._waiting or self._phase != "open" or not self._reading:  # else reading goes on as it was
+            self._update_reading()
 
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._head_size += len(url)
+    # the one writer
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._head_size += len(name) + len(value) + 4
-        if self._header_count > MAX_HEADERS or self._head_size > MAX_HEAD:
-            self._stop(_HEAD_TOO_LARGE)
-        self._headers.setdefault(name.lower(), value)
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        if self._head_size > MAX_HEAD:  # the URL alone
-            self._stop(_HEAD_TOO_LARGE)
-        if self._parser.should_upgrade():
-            self._close_after = True  # the bytes after this request are another protocol's
-        announced = self._headers.get(b"content-length")
-        if announced is not None and int(announced) > MAX_BODY:  # llhttp lets only digits through
-            self._stop(_TOO_LARGE)
-        if self._headers.get(b"expect", b"").lower() == b"100-continue":
-            self._transport.write(_CONTINUE)
-
-    def on_body(self, chunk: bytes) -> None:
-        self._body_size += len(chunk)
-        if self._body_size > MAX_BODY:
-            self._stop(_TOO_LARGE)
-        self._body.append(chunk)
-
-    def on_message_complete(self) -> None:
-        self._in_head = True
-        self._head_bytes = 0
-        self._reading_since = None
-        method = self._parser.get_method()
-        path = self._url.partition(b"?")[0].decode("latin-1")
-        request = Request(
-            _METHOD_NAMES.get(method) or method.decode("ascii"), path, self._headers, b"".join(self._body)
-        )
-        close = not self._parser.should_keep_alive()
-        if self._busy or self._queue or not self._writable or self._closed:
-            if len(self._queue) >= MAX_PIPELINED:
-                self._stop(_TOO_MANY)
-            self._queue.append((request, close))
-        else:
-            self._answer(request, close)
-
-    # answering
-
-    def _answer_next(self) -> None:
-        """Start the oldest waiting request, unless one is being answered or the client is not reading."""
-        if self._busy or not self._queue or not self._writable or self._closed:
+    def _answer_waiting(self) -> None:
+        """Answer the oldest waiting requests; when none is owed, write what comes after them."""
+        while self._waiting and not self._answering and self._writable and self._phase != "closed":
+            self._answering = True
+            self._answer(self._waiting.popleft())
+        if self._answering or self._waiting or self._phase == "closed":
             return
-        self._answer(*self._queue.popleft())
+        if self._refusal is not None:
+            refusal, self._refusal = self._refusal, None
+            self._transport.write(_encode(refusal, _CLOSE))
+            self._observe(INVALID, "-", refusal, 0.0)
+            self._close()
+        elif self._phase == "closing":
+            self._close()
+        elif self._continue_owed:  # every earlier answer is written: now the client may send its body
+            self._continue_owed = False
+            self._transport.write(_CONTINUE)
+        elif self._reader.reading_since is None:
+            self._idle_since = time.monotonic()
 
-    def _answer(self, request: Request, close: bool) -> None:
-        self._busy = True
+    def _answer(self, received: Received) -> None:
         started = time.perf_counter()
-        route, answer = self._router.route(request)
-        if isinstance(answer, Response):
-            self._respond(request, route, answer, close, started)
-        elif isinstance(answer, Deferred):
-            answer.then(lambda response: self._respond(request, route, response, close, started))
+        try:
+            route, answer = self._router.route(received.request)
+        except Exception as exc:
+            self._respond(received, UNMATCHED, error_response(exc, received.request.path), started)
+            return
+        if type(answer) is Response:
+            self._respond(received, route, answer, started)
+        elif type(answer) is Deferred:
+            answer.then(lambda response: self._respond_later(received, route, response, started))
         else:
-            self._transport.pause_reading()  # no more pipelined requests while this one waits on I/O
-            task = asyncio.ensure_future(self._respond_later(request, route, answer, close, started))
+            task = asyncio.ensure_future(
+                self._await(received, route, cast(Awaitable[Response], answer), started)
+            )
             self._state.tasks.add(task)
             task.add_done_callback(self._state.tasks.discard)
 
-    async def _respond_later(
-        self, request: Request, route: str, answer: Awaitable[Response], close: bool, started: float
+    async def _await(
+        self, received: Received, route: str, answer: Awaitable[Response], started: float
     ) -> None:
-        response = await answer
-        if not self._closed:
-            self._transport.resume_reading()
-        self._respond(request, route, response, close, started)
+        self._respond_later(received, route, await answer, started)
 
-    def _respond(self, request: Request, route: str, response: Response, close: bool, started: float) -> None:
-        self._busy = False
-        if self._closed:  # the client went away meanwhile
+    def _respond_later(self, received: Received, route: str, response: Response, started: float) -> None:
+        self._respond(received, route, response, started)
+        self._answer_waiting()
+        self._update_reading()
+
+    def _respond(self, received: Received, route: str, response: Response, started: float) -> None:
+        """Write one answer; the last one on the connection says ``connection: close``."""
+        self._answering = False
+        if self._phase == "closed":  # the client went away meanwhile
             return
-        close = close or self._close_after or self._state.closing
-        self._transport.write(_encode(response, close, request.method == "HEAD"))
+        request = received.request
+        last = not received.keep_alive or (
+            self._phase == "closing" and not self._waiting and self._refusal is None
+        )
+        end = _CLOSE if last else _KEEP_ALIVE_10 if received.http10 else _GO_ON
+        head = request.method == "HEAD"
+        try:
+            data = _encode(response, end, head)
+        except Exception as exc:
+            response = error_response(exc, request.path)
+            data = _encode(response, end, head)
+        self._transport.write(data)
         elapsed = time.perf_counter() - started
-        for observe in self._observers:
-            observe(route, request.method, response, elapsed)
-        if close:
+        for observe in self._observers:  # as _observe(), without a call more per request
+            try:
+                observe(route, request.method, response, elapsed)
+            except Exception as exc:
+                log_failure("observer failed", exc, route)
+        if last:
             self._close()
-        elif self._queue:
-            self._answer_next()
+
+    def _observe(self, route: str, method: str, response: Response, elapsed: float) -> None:
+        """Tell the observers; one that fails is logged and changes nothing else."""
+        for observe in self._observers:
+            try:
+                observe(route, method, response, elapsed)
+            except Exception as exc:
+                log_failure("observer failed", exc, route)
+
+    def _update_reading(self) -> None:
+        """Read while open, writable and not too far ahead of the answers."""
+        wanted = self._phase == "open" and self._writable and len(self._waiting) < MAX_PIPELINED
+        if wanted == self._reading or self._phase == "closed":
+            return
+        self._reading = wanted
+        if wanted:
+            if self._reader.reading_since is not None:
+                self._reader.reading_since = time.monotonic()  # its time was ours, not the client's
+            self._transport.resume_reading()
         else:
-            self._idle_since = time.monotonic()
-
-    def _stop(self, refusal: Problem) -> None:
-        self._refusal = refusal
-        raise _Refused
-
-    def _refuse(self, refusal: Problem) -> None:
-        """Answer a problem for a request no handler saw, then close."""
-        self._queue.clear()
-        if not self._busy:
-            response = Response.problem(refusal)
-            self._transport.write(_encode(response, close=True))
-            for observe in self._observers:
-                observe(INVALID, "-", response, 0.0)
-        self._close()
+            self._transport.pause_reading()
 
     # closing
 
     def close_when_done(self) -> None:
-        """Close after the answers already owed, or now when none is."""
-        if self._busy or self._queue:
-            self._close_after = True
-        else:
-            self._close()
+        """Read no more; close after the answers already owed, or now when none is."""
+        if self._phase == "open":
+            self._phase = "closing"
+            self._update_reading()
+            self._answer_waiting()
 
-    def close_if_stale(self, now: float, keep_alive: float, read_timeout: float) -> None:
+    def close_if_stale(self, now: float, keep_alive: float, read_timeout: float, send_timeout: float) -> None:
+        if self._blocked_since is not None and now - self._blocked_since > send_timeout:
+            self._reset()
+            return
         idle = self._idle_since is not None and now - self._idle_since > keep_alive
-        slow = self._reading_since is not None and now - self._reading_since > read_timeout
+        since = self._reader.reading_since
+        slow = self._reading and since is not None and now - since > read_timeout
         if idle or slow:
             self._close()
 
+    def _reset(self) -> None:
+        """Drop a client that does not read: RST, so the kernel drops its unread answers too.
+
+        As nginx's ``send_timeout`` with ``reset_timedout_connection``.
+        """
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_NONE)
+        self.abort()
+
     def abort(self) -> None:
-        self._closed = True
+        self._phase = "closed"
+        self._waiting.clear()
         self._transport.abort()
 
     def _close(self) -> None:
-        self._closed = True
+        self._phase = "closed"
+        self._waiting.clear()
         self._transport.close()

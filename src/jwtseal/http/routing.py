@@ -11,7 +11,9 @@ I/O (a remote JWKS fetch): answers that need no I/O are written without an
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -19,7 +21,19 @@ from typing import Any, Final
 from ..errors import JwtsealError, Unauthorized
 from .problems import Problem, problem, problem_for
 
-__all__ = ["MAX_BODY", "Answer", "Deferred", "Handler", "Observer", "Request", "Response", "Router"]
+__all__ = [
+    "MAX_BODY",
+    "UNMATCHED",
+    "Answer",
+    "Deferred",
+    "Handler",
+    "Observer",
+    "Request",
+    "Response",
+    "Router",
+    "error_response",
+    "log_failure",
+]
 
 logger = logging.getLogger("jwtseal.http")
 
@@ -154,5 +168,24 @@ def error_response(exc: Exception, path: str) -> Response:
         return Response.problem(problem_for(exc), [(b"www-authenticate", b"Bearer")])
     if isinstance(exc, JwtsealError):
         return Response.problem(problem_for(exc))
-    logger.exception("unhandled error", exc_info=exc, extra={"fields": {"path": path}})
+    log_failure("unhandled error", exc, path)
     return Response.problem(problem(500, "jwtseal_error", "The service failed to answer."))
+
+
+def log_failure(event: str, exc: BaseException, path: str) -> None:
+    """Log a fault of ours once, with its exception's type, message and traceback.
+
+    Never raises: the log sink itself may be what failed (a closed stderr
+    raises ``ValueError`` even from :meth:`logging.Handler.handleError`).
+    """
+    kind = type(exc)
+    fields = {
+        "path": path,
+        "error_type": kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}",
+        "error": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+    with contextlib.suppress(Exception):
+        logger.error(event, extra={"fields": fields})

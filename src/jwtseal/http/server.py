@@ -1,7 +1,8 @@
 """Serve a router on a listening socket: background jobs, timeouts, graceful shutdown.
 
-On SIGTERM or SIGINT (or :meth:`HttpServer.stop`) the server stops accepting,
-answers every request it has already read (with ``connection: close``),
+On SIGTERM or SIGINT (or :meth:`HttpServer.stop`) the server first closes its
+listening socket (new connections are refused, not left to hang), answers
+every request it has already read (the last with ``connection: close``),
 closes idle connections at once, waits at most :data:`GRACE` seconds for the
 rest, and only then stops its background jobs, so the access log's last lines
 are written and no key store write is cut short.
@@ -13,14 +14,21 @@ import asyncio
 import signal
 import socket
 import threading
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
-import uvloop
-
-from .protocol import Connection, ConnectionState
+from .protocol import SEND_TIMEOUT, Connection, ConnectionState
 from .routing import Router
 
-__all__ = ["GRACE", "KEEP_ALIVE_TIMEOUT", "READ_TIMEOUT", "HttpServer", "listen"]
+__all__ = [
+    "GRACE",
+    "KEEP_ALIVE_TIMEOUT",
+    "READ_TIMEOUT",
+    "SEND_TIMEOUT",
+    "HttpServer",
+    "event_loop_runner",
+    "listen",
+]
 
 KEEP_ALIVE_TIMEOUT: Final = 5.0
 """Seconds an idle keep-alive connection stays open."""
@@ -29,6 +37,15 @@ READ_TIMEOUT: Final = 10.0
 GRACE: Final = 10.0
 """Seconds in-flight requests get to finish at shutdown."""
 _SWEEP_INTERVAL: Final = 1.0
+
+
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop's ``run`` where uvloop is installed (it is not on Windows), else asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional: only where the platform has it
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -51,12 +68,14 @@ class HttpServer:
         *,
         keep_alive: float = KEEP_ALIVE_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        send_timeout: float = SEND_TIMEOUT,
         grace: float = GRACE,
     ) -> None:
         self._router = router
         self._sock = sock
         self._keep_alive = keep_alive
         self._read_timeout = read_timeout
+        self._send_timeout = send_timeout
         self._grace = grace
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,8 +83,8 @@ class HttpServer:
         """Set once the server accepts connections."""
 
     def run(self) -> None:
-        """Serve on uvloop until SIGTERM or SIGINT; returns after a graceful shutdown."""
-        uvloop.run(self.serve(handle_signals=True))
+        """Serve until SIGTERM or SIGINT (on uvloop when installed); returns after a graceful shutdown."""
+        event_loop_runner()(self.serve(handle_signals=True))
 
     async def serve(self, *, handle_signals: bool = False) -> None:
         """Serve until :meth:`stop` (or a signal, with ``handle_signals``), then shut down gracefully."""
@@ -79,7 +98,7 @@ class HttpServer:
         sweeper = asyncio.create_task(self._sweep(state))
         self.started.set()
         await self._stopping.wait()
-        server.close()
+        server.close()  # the listening socket first: new connections are refused from now on
         state.shut_down()
         try:
             await asyncio.wait_for(state.drained.wait(), self._grace)
@@ -95,8 +114,8 @@ class HttpServer:
         self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def _sweep(self, state: ConnectionState) -> None:
-        """Close idle and too-slow connections, checked on a timer rather than timed per request."""
-        interval = min(_SWEEP_INTERVAL, self._keep_alive / 4, self._read_timeout / 4)
+        """Close idle, too-slow and never-reading connections, checked on a timer rather than per request."""
+        interval = min(_SWEEP_INTERVAL, self._keep_alive / 4, self._read_timeout / 4, self._send_timeout / 4)
         while True:
             await asyncio.sleep(interval)
-            state.close_stale(self._keep_alive, self._read_timeout)
+            state.close_stale(self._keep_alive, self._read_timeout, self._send_timeout)

@@ -3,8 +3,10 @@
 Workers are fresh interpreters (running :func:`jwtseal.http.worker.main`) rather than
 forks, so none inherits the parent's keys, threads or metric state; they share
 keys through the store. The kernel spreads connections over the workers that
-accept on the shared socket. A worker that dies is replaced; SIGTERM or SIGINT
-is passed on to every worker, which finish their in-flight requests.
+accept on the shared socket. A worker that dies is replaced; on SIGTERM or
+SIGINT the parent closes its copy of the listening socket, then passes the
+signal on to every worker, which close theirs and finish their in-flight
+requests.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def run_workers(count: int, sock: socket.socket) -> None:
                 fields = {"pid": worker.pid, "exit_code": worker.returncode}
                 logger.warning("worker exited; starting another", extra={"fields": fields})
                 workers[index] = _start(sock)
+    sock.close()  # the parent's copy first: once the workers close theirs, new connections are refused
     for worker in workers:
         worker.terminate()
     for worker in workers:

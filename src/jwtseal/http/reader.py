@@ -1,0 +1,223 @@
+"""The reading half of HTTP/1.1, without a socket: bytes in, events out.
+
+As in h11, parsing is kept apart from I/O: :meth:`RequestReader.feed` takes
+whatever bytes arrived and returns what they meant, in order: a whole
+:class:`Received` request, :data:`CONTINUE` (the request being read asked
+for ``100 Continue``), or one :class:`Refused` problem after which nothing
+more is read. httptools (llhttp, in C) does the parsing; its callbacks only
+collect, and stop the parser when a limit is crossed. Nothing here writes.
+
+What is refused, each as problem+json: a head over :data:`MAX_HEAD` bytes or
+:data:`MAX_HEADERS` fields (431), a body over
+:data:`~jwtseal.http.routing.MAX_BODY` whether announced or sent (413),
+a version other than HTTP/1.0 and HTTP/1.1 (505), an HTTP/1.1 request
+without exactly one ``Host`` (400, RFC 9112 section 3.2), and bytes that are
+not HTTP (400). Chunked trailers are read and dropped, never merged into the
+headers (RFC 9110 section 6.5). Absolute-form targets
+(``GET http://host/path``) are routed by their path (RFC 9112 section 3.2.2).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+import httptools
+
+from .problems import STATUS_BY_CODE, Problem, problem
+from .routing import MAX_BODY, Request
+
+__all__ = ["CONTINUE", "MAX_HEAD", "MAX_HEADERS", "Event", "Received", "Refused", "RequestReader"]
+
+MAX_HEAD: Final = 16_384
+MAX_HEADERS: Final = 100
+
+_METHOD_NAMES: Final = {
+    method.encode(): method for method in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS")
+}
+_MAX_LENGTH_DIGITS: Final = len(str(MAX_BODY))
+
+TOO_LARGE: Final = problem(
+    STATUS_BY_CODE["payload_too_large"],
+    "payload_too_large",
+    f"The request body may be at most {MAX_BODY} bytes.",
+)
+HEAD_TOO_LARGE: Final = problem(
+    STATUS_BY_CODE["headers_too_large"],
+    "headers_too_large",
+    f"The request line and headers may be at most {MAX_HEAD} bytes and {MAX_HEADERS} fields.",
+)
+NOT_HTTP: Final = problem(400, "invalid_request", "The request is not valid HTTP/1.1.")
+NO_SINGLE_HOST: Final = problem(400, "invalid_request", "An HTTP/1.1 request must carry exactly one Host.")
+BAD_VERSION: Final = problem(
+    STATUS_BY_CODE["http_version_not_supported"],
+    "http_version_not_supported",
+    "Only HTTP/1.1 and HTTP/1.0 are served.",
+)
+
+
+class Received:
+    """A whole request, with how the connection goes on after its answer."""
+
+    __slots__ = ("http10", "keep_alive", "request")
+
+    def __init__(self, request: Request, keep_alive: bool, http10: bool) -> None:
+        self.request = request
+        self.keep_alive = keep_alive
+        self.http10 = http10
+
+
+class Refused:
+    """The bytes cannot be read on: answer ``problem`` after what is owed, then close."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, refusal: Problem) -> None:
+        self.problem = refusal
+
+
+class _Continue:
+    """The request being read sent ``Expect: 100-continue`` over HTTP/1.1."""
+
+    __slots__ = ()
+
+
+CONTINUE: Final = _Continue()
+Event = Received | Refused | _Continue
+
+
+class _Stop(Exception):
+    """Raised inside a parser callback only to stop the parser; the reason is kept on the reader."""
+
+
+class RequestReader:
+    """Parses one connection's requests; :attr:`reading_since` tells a request half read."""
+
+    def __init__(self) -> None:
+        self._parser = httptools.HttpRequestParser(self)
+        self._events: list[Event] = []
+        self._refusal: Problem | None = None
+        self._in_head = True
+        self._head_bytes = 0
+        self.upgraded = False
+        """The last request asked to switch protocols: the bytes after it are not HTTP."""
+        self.stopped = False
+        """Refused, or upgraded: nothing more is read."""
+        self.reading_since: float | None = None
+        """When the request now being read began (monotonic), or None between requests."""
+        self._start_message()
+
+    def _start_message(self) -> None:
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._header_count = 0
+        self._head_size = 0
+        self._hosts = 0
+        self._http10 = False
+        self._body: bytes | bytearray = b""
+
+    def feed(self, data: bytes) -> list[Event]:
+        """What ``data`` completes, in order; empty once :attr:`stopped`."""
+        if self.stopped:
+            return []
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.upgraded = self.stopped = True
+        except httptools.HttpParserError:
+            self._refuse(self._refusal or NOT_HTTP)
+        else:
+            if self._in_head and self._head_bytes > MAX_HEAD:
+                self._refuse(HEAD_TOO_LARGE)
+        events, self._events = self._events, []
+        return events
+
+    def _refuse(self, refusal: Problem) -> None:
+        self.stopped = True
+        self.reading_since = None
+        self._events.append(Refused(refusal))
+
+    def _stop(self, refusal: Problem) -> None:
+        self._refusal = refusal
+        raise _Stop
+
+    # httptools callbacks: they collect, and stop the parser at a limit
+
+    def on_message_begin(self) -> None:
+        self.reading_since = time.monotonic()
+        self._start_message()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_size += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._head_size += len(name) + len(value) + 4
+        if self._header_count > MAX_HEADERS or self._head_size > MAX_HEAD:
+            self._stop(HEAD_TOO_LARGE)
+        if not self._in_head:
+            return  # a trailer: read, counted, never a header
+        name = name.lower()
+        if name == b"host":
+            self._hosts += 1
+        self._headers.setdefault(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_size > MAX_HEAD:  # the URL alone
+            self._stop(HEAD_TOO_LARGE)
+        version = self._parser.get_http_version()
+        if version != "1.1":
+            if version != "1.0":
+                self._stop(BAD_VERSION)
+            self._http10 = True
+        elif self._hosts != 1:
+            self._stop(NO_SINGLE_HOST)
+        announced = self._headers.get(b"content-length")
+        if announced is not None:  # llhttp lets only digits through, any number of them
+            digits = announced.lstrip(b"0")
+            if len(digits) > _MAX_LENGTH_DIGITS or int(digits or b"0") > MAX_BODY:
+                self._stop(TOO_LARGE)
+        if not self._http10 and self._headers.get(b"expect", b"").lower() == b"100-continue":
+            self._events.append(CONTINUE)
+
+    def on_body(self, chunk: bytes) -> None:
+        body = self._body
+        if len(body) + len(chunk) > MAX_BODY:
+            self._stop(TOO_LARGE)
+        if not body:
+            self._body = chunk  # most bodies come whole: kept without a copy
+        elif type(body) is bytes:
+            self._body = bytearray(body) + chunk  # memory in proportion to the body, not to its chunks
+        else:
+            body += chunk
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self.reading_since = None
+        parser = self._parser
+        method = parser.get_method()
+        url = self._url
+        body = self._body
+        request = Request(
+            _METHOD_NAMES.get(method) or method.decode("ascii"),
+            url.partition(b"?")[0].decode("latin-1") if url[:1] == b"/" else _path(url),
+            self._headers,
+            body if type(body) is bytes else bytes(body),
+        )
+        self._events.append(Received(request, parser.should_keep_alive(), self._http10))
+
+
+def _path(target: bytes) -> str:
+    """The path of an absolute-form (or asterisk-form) target, without its query."""
+    if b"://" in target:
+        authority_and_path = target.partition(b"://")[2]
+        ends = [index for index in map(authority_and_path.find, (b"/", b"?")) if index >= 0]
+        target = authority_and_path[min(ends) :] if ends else b"/"
+        if not target.startswith(b"/"):
+            target = b"/" + target
+    return target.partition(b"?")[0].decode("latin-1")
