@@ -1,6 +1,7 @@
 """One ``serve --workers N`` process, started by :mod:`jwtseal.http.workers`.
 
-The parent binds the socket and passes its descriptor as the one argument;
+The parent binds the socket and passes its descriptor as the first argument,
+and the write end of a pipe as the second: one byte there says "serving".
 it also puts the resolved data dir, issuer and metrics directory into the
 environment and shows a generated API key once, so every worker builds the
 same service and finds the API key hashes in the shared store.
@@ -42,4 +43,7 @@ def main() -> None:
         logger.exception("worker failed to start")
         sys.exit(START_FAILED)
     logger.info("worker started", extra={"fields": {"pid": os.getpid()}})
+    ready = int(sys.argv[2])
+    os.write(ready, b"1")
+    os.close(ready)
     HttpServer(router, sock).run()

@@ -6,19 +6,22 @@ keys through the store. The kernel spreads connections over the workers that
 accept on the shared socket. SIGTERM or SIGINT is passed on to every worker,
 which finish their in-flight requests.
 
-A worker that dies is replaced. One that dies within :data:`START_WINDOW`
-seconds of its start died *at start*; it is replaced after a delay that
-doubles with each such death in a row (:data:`FIRST_DELAY` up to
-:data:`MAX_DELAY`), and after :data:`MAX_START_FAILURES` in a row the server
-gives up: a broken start (a corrupt store, a bad install) never becomes a
-loop of restarts. A worker that outlives the window resets the count.
-systemd's ``StartLimitBurst`` and gunicorn's boot-error exit make the same
-call.
+A worker that dies is replaced. One that dies before it reported that it
+serves (one byte on a pipe, written once its service is built) died *at
+start*: it is replaced after a delay that doubles with each such death in a
+row (:data:`FIRST_DELAY` up to :data:`MAX_DELAY`), and after
+:data:`MAX_START_FAILURES` in a row the server gives up with exit code 1 and
+one JSON line: a broken start (a corrupt store, a bad install) never becomes
+a loop of restarts. A worker that reports it serves resets the count.
+gunicorn stops on a worker's boot error in the same way; systemd's
+``StartLimitBurst`` is the same idea.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import select
 import signal
 import socket
 import subprocess
@@ -29,12 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["FIRST_DELAY", "MAX_DELAY", "MAX_START_FAILURES", "START_WINDOW", "run_workers"]
+__all__ = ["FIRST_DELAY", "MAX_DELAY", "MAX_START_FAILURES", "run_workers"]
 
 logger = logging.getLogger("jwtseal.workers")
 
-START_WINDOW: Final = 10.0
-"""A worker that dies sooner than this many seconds after its start died at start."""
 FIRST_DELAY: Final = 0.5
 """Seconds before the first restart after a death at start; doubled for each one in a row."""
 MAX_DELAY: Final = 30.0
@@ -46,19 +47,30 @@ _CHECK_INTERVAL: Final = 0.25
 
 @dataclass
 class _Slot:
-    """One worker place: the process in it, or the time its replacement is due."""
+    """One worker place: the process in it (or the time its replacement is due) and its ready pipe."""
 
     process: subprocess.Popen[bytes] | None
-    started_at: float
+    ready_pipe: int
     due_at: float = 0.0
-    proven: bool = False
+    ready: bool = False
+
+    def became_ready(self) -> bool:
+        """Whether the worker reported, since the last look, that it serves; never waits."""
+        if self.ready or not select.select([self.ready_pipe], [], [], 0)[0]:
+            return False
+        self.ready = os.read(self.ready_pipe, 1) == b"1"  # b"" when it exited without a word
+        return self.ready
 
 
 def _start(sock: socket.socket, environ: Mapping[str, str]) -> _Slot:
     fd = sock.fileno()
-    command = [sys.executable, "-c", "from jwtseal.http.worker import main; main()", str(fd)]
-    process = subprocess.Popen(command, pass_fds=[fd], env=dict(environ))  # noqa: S603 - our own interpreter and code
-    return _Slot(process, time.monotonic())
+    ready_pipe, ready_end = os.pipe()
+    command = [sys.executable, "-c", "from jwtseal.http.worker import main; main()", str(fd), str(ready_end)]
+    try:
+        process = subprocess.Popen(command, pass_fds=[fd, ready_end], env=dict(environ))  # noqa: S603 - our own interpreter and code
+    finally:
+        os.close(ready_end)
+    return _Slot(process, ready_pipe)
 
 
 class _Supervisor:
@@ -69,7 +81,6 @@ class _Supervisor:
         self._environ = environ
         self.slots = [_start(sock, environ) for _ in range(count)]
         self.failures = 0
-        self._last_death = 0.0
 
     def check(self) -> bool:
         """Replace dead workers when due; ``False`` once workers keep dying at start."""
@@ -81,17 +92,16 @@ class _Supervisor:
             elif slot.process.poll() is not None:
                 if not self._died(slot, now):
                     return False
-            elif not slot.proven and now - slot.started_at >= START_WINDOW:
-                slot.proven = True
-                if slot.started_at > self._last_death:  # started since the last death, and it lives
-                    self.failures = 0
+            elif slot.became_ready():
+                self.failures = 0
         return True
 
     def _died(self, slot: _Slot, now: float) -> bool:
         assert slot.process is not None
         fields: dict[str, object] = {"pid": slot.process.pid, "exit_code": slot.process.returncode}
-        self._last_death = now
-        self.failures = self.failures + 1 if now - slot.started_at < START_WINDOW else 0
+        slot.became_ready()  # a worker may report and die between two looks
+        os.close(slot.ready_pipe)
+        self.failures = 0 if slot.ready else self.failures + 1
         if self.failures >= MAX_START_FAILURES:
             fields["deaths_at_start_in_a_row"] = self.failures
             logger.error("workers keep dying at start; stopping the server", extra={"fields": fields})
