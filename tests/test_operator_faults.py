@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jwtseal import FileKeyStore, KeyRing, RotationPolicy
 from jwtseal.http.metrics import Metrics
 from jwtseal.http.routing import Response
 from jwtseal.http.workers import MAX_START_FAILURES
@@ -48,10 +49,6 @@ def healthz_total(text: str) -> int:
     return sum(int(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix))
 
 
-class _KeyRingStub:
-    """The metrics only read a key set from it at scrape time."""
-
-
 @pytest.fixture
 def log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
@@ -61,17 +58,16 @@ def log() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def metrics(tmp_path: Path, running_keyring: Any) -> Metrics:
-    metrics = Metrics(directory=tmp_path / "metrics")
-    metrics.track_keys(running_keyring)
-    return metrics
+def keyring(tmp_path: Path) -> KeyRing:
+    """The key ring whose key ages every scrape reports."""
+    return KeyRing(FileKeyStore(tmp_path / "data"), RotationPolicy(algorithm="EdDSA"))
 
 
 @pytest.fixture
-def running_keyring(tmp_path: Path) -> Any:
-    from jwtseal import FileKeyStore, KeyRing, RotationPolicy  # noqa: PLC0415
-
-    return KeyRing(FileKeyStore(tmp_path / "data"), RotationPolicy(algorithm="EdDSA"))
+def metrics(tmp_path: Path, keyring: KeyRing) -> Metrics:
+    metrics = Metrics(directory=tmp_path / "metrics")
+    metrics.track_keys(keyring)
+    return metrics
 
 
 def test_a_removed_metrics_directory_is_made_again_and_logged_once(
@@ -91,11 +87,11 @@ def test_a_removed_metrics_directory_is_made_again_and_logged_once(
 
 
 def test_a_metrics_directory_that_cannot_be_made_leaves_this_process_counts(
-    tmp_path: Path, running_keyring: Any, log: io.StringIO
+    tmp_path: Path, keyring: KeyRing, log: io.StringIO
 ) -> None:
     (tmp_path / "not-a-directory").write_text("")
     metrics = Metrics(directory=tmp_path / "not-a-directory" / "metrics")
-    metrics.track_keys(running_keyring)
+    metrics.track_keys(keyring)
     count(metrics, 4)
     assert healthz_total(metrics.exposition().decode()) == 4
     metrics.save()
