@@ -105,3 +105,16 @@ def test_serve_refuses_an_api_key_file_holding_null(tmp_path: Path) -> None:
     assert "api-keys.json" in result.stderr
     assert "API key for POST /encode" not in result.stdout
     assert (data / "api-keys.json").read_text() == "null"
+
+
+def test_a_running_key_ring_whose_data_dir_was_emptied_keeps_its_keys_and_makes_none(tmp_path: Path) -> None:
+    data = published_data_dir(tmp_path)
+    keyring = KeyRing(FileKeyStore(data), RotationPolicy(), check_interval=0)
+    before = keyring.view().keyset
+    (data / "keys.json").unlink()
+    (data / "jwks.json").unlink()
+    assert keyring.view().keyset == before  # the last good key set, logged, still serves
+    with pytest.raises(KeyStoreError, match="holds no key set"):
+        keyring.check_store()
+    assert not (data / "keys.json").exists()
+    assert not (data / "jwks.json").exists()
