@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from jwtseal import SigningKey
+from jwtseal._json import MAX_DEPTH
 from tests.conftest import API_KEY, RunningService, running_service
 from tests.remote_origin import Origin
 from tests.test_http import assert_problem
@@ -514,16 +515,15 @@ def test_deeply_nested_payload(services: dict[str, RunningService], depth: int) 
 def test_payload_nested_at_the_recursion_limit_is_answered_or_malformed_never_500(
     services: dict[str, RunningService],
 ) -> None:
-    # A validly signed payload just shallow enough to parse must also be written back in the answer.
+    # A validly signed payload within the nesting limit must also be written back in the answer.
     key = victim(services, "EdDSA")
-    limit = sys.getrecursionlimit()
     statuses = set()
-    for depth in range(limit - 200, limit + 20):
+    for depth in _depths_around_the_limits():
         payload = f'{{"marker":"{MARKER}","cart":{_nested(depth)}}}'.encode()
         answer = decode(services["EdDSA"], sign_raw(key, header_of(key), payload))
         statuses.add(answer.status_code)
         if answer.status_code == 200:
-            assert answer.content == payload  # the claims, written back as they came (too deep to parse here)
+            assert answer.content == payload  # the claims, written back as they came
         else:
             assert_refused(answer, 401, "malformed_token")
 
@@ -545,11 +545,16 @@ def test_deeply_nested_request_body(services: dict[str, RunningService], path: s
     assert_refused(services["EdDSA"].client.post(path, content=body, headers=headers), 400, "invalid_request")
 
 
+def _depths_around_the_limits() -> list[int]:
+    """Nesting depths around jwtseal's own limit and around the interpreter's recursion limit."""
+    limit = sys.getrecursionlimit()
+    return [*range(MAX_DEPTH - 5, MAX_DEPTH + 5), *range(limit - 150, limit + 50)]
+
+
 def _statuses_around_the_recursion_limit(running: RunningService, path: str, template: str) -> set[int]:
     """POST bodies nested at every depth around the interpreter's limit; the statuses seen."""
     statuses = set()
-    limit = sys.getrecursionlimit()
-    for depth in range(limit - 150, limit + 50):
+    for depth in _depths_around_the_limits():
         body = template.replace("NESTED", _nested(depth))
         answer = running.client.post(path, content=body, headers={"authorization": f"Bearer {API_KEY}"})
         statuses.add(answer.status_code)
@@ -571,7 +576,7 @@ def test_decode_body_nested_at_the_recursion_limit_never_answers_500(
 def test_encode_body_nested_at_the_recursion_limit_never_answers_500(
     services: dict[str, RunningService],
 ) -> None:
-    # Parsing the body succeeds where serializing the same claims for signing does not.
+    # Claims within the nesting limit are signed; deeper ones are refused, never a 500.
     statuses = _statuses_around_the_recursion_limit(services["EdDSA"], "/encode", '{"cart":NESTED}')
 
     assert statuses == {200, 400}

@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
-from jwtseal import ApiKeys, Service, Settings
+from jwtseal.apikeys import ApiKeys
 from jwtseal.http import create_app
 from jwtseal.http.observers import MAX_PENDING
 from jwtseal.http.routing import Response, Router
+from jwtseal.service import Service
+from jwtseal.settings import Settings
 from jwtseal.stores.file import FileKeyStore
 from tests.conftest import API_KEY, bound_socket, serve_in_thread
 

@@ -2,6 +2,8 @@
 
 Duplicate member names are the classic parser-differential hole (two parsers
 read two different claims from one token), so they are refused outright.
+Nesting is bounded by :data:`MAX_DEPTH`, the same on every interpreter and for
+every caller, so ``/encode`` never issues claims that ``/decode`` refuses.
 """
 
 from __future__ import annotations
@@ -10,6 +12,22 @@ import json
 import math
 from _json import make_encoder, make_scanner
 from typing import Any, Final
+
+MAX_DEPTH: Final = 64
+"""The deepest nesting of objects and arrays accepted anywhere: ``{}`` is 1."""
+
+
+def too_deep(value: Any) -> bool:
+    """Whether ``value`` nests objects and arrays deeper than :data:`MAX_DEPTH`, walked without recursion."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -42,8 +60,7 @@ def loads_object(data: bytes) -> dict[str, Any]:
 
     Raises:
         ValueError: not UTF-8, not JSON, not an object, nested deeper than
-            the interpreter's recursion limit, a duplicate member or a
-            non-finite number.
+            :data:`MAX_DEPTH`, a duplicate member or a non-finite number.
     """
     try:
         text = data.decode("utf-8")
@@ -56,6 +73,8 @@ def loads_object(data: bytes) -> dict[str, Any]:
         raise ValueError("too deeply nested") from exc
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")  # noqa: TRY004 - one error type for every parse failure
+    if text.count("[") + text.count("{") > MAX_DEPTH and too_deep(value):  # counting is cheap; walk rarely
+        raise ValueError("too deeply nested")
     return value
 
 

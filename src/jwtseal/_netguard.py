@@ -15,10 +15,11 @@ import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
+from ._special import is_special, is_special_name
 from .errors import JwksUnavailable, JwksUriNotAllowed
 
 __all__ = ["AddressGuard", "Resolver", "Target", "is_public"]
@@ -39,27 +40,6 @@ _LABEL: Final = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 # catches every lenient inet_aton spelling (2130706433, 0x7f.1, 017700000001,
 # 127.1) and more, and no real domain ends in a numeric label.
 _NUMERIC_LABEL: Final = re.compile(r"0x[0-9a-f]*|[0-9]+")
-# Ranges that is_global lets through on some Python versions, or that embed
-# an IPv4 address (NAT64, IPv4-compatible, IPv4-translated, site-local).
-_NEVER_PUBLIC: Final = tuple(
-    ip_network(net)
-    for net in (
-        "0.0.0.0/8",
-        "100.64.0.0/10",
-        "169.254.0.0/16",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-        "::/96",
-        "::ffff:0:0/96",
-        "::ffff:0:0:0/96",
-        "64:ff9b::/96",
-        "64:ff9b:1::/48",
-        "fc00::/7",
-        "fe80::/10",
-        "fec0::/10",
-        "ff00::/8",
-    )
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +103,8 @@ class AddressGuard:
             raise JwksUriNotAllowed("The JWKS URI is not under a trusted JWKS URI prefix.")
         if not trusted and parsed.scheme != "https":
             raise JwksUriNotAllowed("The JWKS URI must use https.")
+        if not trusted and is_special_name(parsed.host):  # before any lookup: nothing leaves the host
+            raise JwksUriNotAllowed("The JWKS URI host is a special-use name, never a public host.")
         addresses = await self._addresses(parsed)
         if not trusted and not all(map(is_public, addresses)):
             raise JwksUriNotAllowed(
@@ -151,14 +133,11 @@ class AddressGuard:
 
 
 def is_public(address: IPv4Address | IPv6Address) -> bool:
-    """Whether ``address`` is globally reachable, including any IPv4 address it embeds."""
-    if not address.is_global or address.is_multicast or address.is_reserved:
-        return False
-    if any(address in network for network in _NEVER_PUBLIC):
-        return False
-    if isinstance(address, IPv6Address) and address.sixtofour is not None:
-        return is_public(address.sixtofour)
-    return True
+    """Whether ``address`` is outside every range of jwtseal's own IANA tables (see :mod:`._special`).
+
+    Never Python's ``is_global``: its answer differs between interpreter versions.
+    """
+    return not is_special(address)
 
 
 def _parse(uri: str) -> _Uri:

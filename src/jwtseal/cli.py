@@ -10,7 +10,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -25,7 +26,7 @@ from .errors import InvalidRequest, JwtsealError
 from .jwks import PublicKeySet
 from .logs import configure_logging
 from .service import Service, jwks_cache
-from .settings import Settings, SettingsError, settings_help
+from .settings import Settings, SettingsError, environment, settings_help, worker_environment
 from .stores import KeyStore, open_store
 from .verifier import ANY_AUDIENCE, Verifier
 
@@ -58,11 +59,11 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _open(settings: Settings, store: KeyStore | None = None) -> Service:
-    return Service.open(settings, store or open_store(settings.data_dir, os.environ))
+    return Service.open(settings, store or open_store(settings.data_dir, environment()))
 
 
 def _service(**flags: Any) -> Service:
-    return _open(Settings.load(os.environ, **flags))
+    return _open(Settings.load(environment(), **flags))
 
 
 def _echo_json(value: Any) -> None:
@@ -102,8 +103,8 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     from .http.workers import run_workers  # noqa: PLC0415
 
     configure_logging()
-    settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
-    store = open_store(settings.data_dir, os.environ)
+    settings = Settings.load(environment(), host=host, port=port, data_dir=data_dir)
+    store = open_store(settings.data_dir, environment())
     service = _open(settings, store)  # a corrupt store stops here, before any worker starts
     if settings.api_keys:
         api_keys = ApiKeys.from_keys(settings.api_keys)
@@ -122,10 +123,19 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
         if workers == 1:
             HttpServer(create_app(settings, store=store, api_keys=api_keys), sock).run()
             return
-        os.environ.update(JWTSEAL_DATA_DIR=str(settings.data_dir.resolve()), JWTSEAL_ISSUER=settings.issuer)
-        with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
-            os.environ["JWTSEAL_METRICS_DIR"] = metrics_dir
-            run_workers(workers, sock)
+        with _metrics_dir(settings) as metrics_dir:
+            if not run_workers(workers, sock, worker_environment(settings, metrics_dir)):
+                sys.exit(1)  # workers kept dying at start; the log says why
+
+
+@contextmanager
+def _metrics_dir(settings: Settings) -> Iterator[Path]:
+    """``JWTSEAL_METRICS_DIR``, or a temporary directory removed when ``serve`` stops."""
+    if settings.metrics_dir is not None:
+        yield settings.metrics_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
+        yield Path(metrics_dir)
 
 
 @main.command()
@@ -157,7 +167,7 @@ def verify(
     if jwks is None:
         claims = _service(data_dir=data_dir).verifier.verify(token, audience=audience, issuer=issuer).claims
     elif jwks.startswith(("http://", "https://")):
-        settings = Settings.load(os.environ, data_dir=data_dir)
+        settings = Settings.load(environment(), data_dir=data_dir)
         keys = jwks_cache(settings).at(jwks)
         verifier = Verifier(keys, leeway=settings.leeway, audience=ANY_AUDIENCE)
         claims = verifier.verify(token, audience=audience, issuer=issuer).claims

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._b64 import b64url_encode_bytes
-from ._json import dumps_compact
+from ._json import MAX_DEPTH, dumps_compact, too_deep
 from .claims import Claims, ClaimsPolicy
 from .errors import InvalidClaim
 from .keyring import KeyRing
@@ -45,7 +45,8 @@ class Issuer:
         Raises:
             TypeError: ``claims`` is not a mapping.
             ReservedClaim, InvalidClaim, TtlTooLong: see :meth:`ClaimsPolicy.issue`;
-                InvalidClaim also for claims that cannot be written as UTF-8 JSON.
+                InvalidClaim also for claims that cannot be written as UTF-8 JSON,
+                or that nest deeper than a token's payload may (``MAX_DEPTH``).
             KeyStoreError: the key store is unreadable or corrupt.
         """
         signing_input, full, key = self._prepare(claims)
@@ -75,6 +76,8 @@ class Issuer:
             payload = dumps_compact(full)
         except ValueError as exc:  # a lone surrogate, or nesting too deep to write
             raise InvalidClaim("The claims cannot be written as UTF-8 JSON.") from exc
+        if payload.count(b"[") + payload.count(b"{") > MAX_DEPTH and too_deep(full):
+            raise InvalidClaim(f"The claims nest objects and arrays deeper than {MAX_DEPTH} levels.")
         key = self.keyring.view().signing_key
         return key.header_prefix + b64url_encode_bytes(payload), full, key
 

@@ -1,7 +1,10 @@
 """Structured logs: one JSON object per line, never a token or a key.
 
 Log calls pass their data as ``extra={"fields": {...}}``; only those fields
-and the message are written, so nothing reaches a log by accident.
+and the message are written, so nothing reaches a log by accident. A record
+logged with an exception carries its type, message and traceback in the same
+line (``exception``, ``error``, ``traceback``): one JSON object, never a raw
+traceback across many lines.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ class JsonFormatter(logging.Formatter):
             "event": record.getMessage(),
             **getattr(record, "fields", {}),
         }
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            entry["exception"] = type(error).__qualname__
+            entry["error"] = str(error)
+            entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 

@@ -88,7 +88,7 @@ class Service:
         """Verify against the JWKS at ``jwks_uri`` (cached, guarded against SSRF).
 
         Raises:
-            TokenError, JwksUriNotAllowed, JwksUnavailable: see :class:`RemoteJWKS`.
+            TokenError, JwksUriNotAllowed, JwksUnavailable: see :class:`~jwtseal.JWKSCache`.
         """
         unverified = inspect(token)  # junk is refused before any fetch
         key = await self.remote.afind(jwks_uri, unverified.kid)

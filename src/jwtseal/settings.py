@@ -1,12 +1,16 @@
 """Settings, read once at the edge: command flag, else environment, else default.
 
-Library classes never read ``os.environ``; the edges build a :class:`Settings`
-from their flags and the environment they are handed. :data:`SETTINGS` is the
-one table of variables: ``jwtseal serve --help`` and the README show it.
+This is the one module that reads the process environment (:func:`environment`);
+the edges (the CLI, ``serve``'s workers, the Lambda entry points) hand it to
+:meth:`Settings.load`, and library classes never see it. :data:`SETTINGS` is
+the one table of variables, one row per field of :class:`Settings`:
+``jwtseal serve --help`` and the README show it, and a test holds every
+``JWTSEAL_*`` name in ``src/`` to it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +19,15 @@ from typing import Any, Final
 from ._algorithms import ALGORITHMS
 from ._netguard import AddressGuard
 
-__all__ = ["SETTINGS", "Setting", "Settings", "SettingsError"]
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "SettingsError",
+    "environment",
+    "settings_help",
+    "worker_environment",
+]
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
@@ -70,6 +82,19 @@ def _non_negative(value: str) -> int:
     return number
 
 
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number < 65536:
+        raise ValueError("must be a port number from 0 to 65535")
+    return number
+
+
+def _seconds(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("a whole number of seconds.")
+    return int(value)
+
+
 SETTINGS: Final = (
     Setting("data_dir", Path, Path(".jwtseal"), "where the embedded file store keeps keys", "./.jwtseal"),
     Setting("issuer", str, None, "the iss claim and the discovery issuer", "http://HOST:PORT"),
@@ -100,6 +125,36 @@ SETTINGS: Final = (
     Setting("leeway", _non_negative, 60, "seconds of clock skew allowed on exp, nbf, iat", "60"),
     Setting("rotation_period", _positive, 2_592_000, "seconds between automatic rotations", "2592000"),
     Setting("jwks_max_age", _positive, 300, "Cache-Control max-age of the JWKS, in seconds", "300"),
+    Setting("host", str, DEFAULT_HOST, "the interface serve listens on (also --host)", DEFAULT_HOST),
+    Setting("port", _port, DEFAULT_PORT, "the port serve listens on (also --port)", str(DEFAULT_PORT)),
+    Setting(
+        "metrics_dir",
+        Path,
+        None,
+        "where the workers of serve --workers N share their metric counts",
+        "a temporary directory, removed when serve stops",
+    ),
+    Setting(
+        "secret_id",
+        str,
+        None,
+        "the AWS Secrets Manager secret holding the key set, instead of the data dir (jwtseal[aws])",
+        "unset: the file store in the data dir",
+    ),
+    Setting(
+        "bucket",
+        str,
+        None,
+        "the S3 bucket jwks.json is published to, with the AWS store",
+        "unset: not published",
+    ),
+    Setting(
+        "secret_cache_ttl",
+        _seconds,
+        None,
+        "seconds the AWS store reuses the secret it read",
+        "5 for serve, 300 in the Lambda functions",
+    ),
 )
 
 
@@ -124,6 +179,10 @@ class Settings:
     leeway: int = 60
     rotation_period: int = 2_592_000
     jwks_max_age: int = 300
+    metrics_dir: Path | None = None
+    secret_id: str | None = None
+    bucket: str | None = None
+    secret_cache_ttl: int | None = None
 
     def __repr__(self) -> str:
         shown = "'**********'" if self.api_keys else "()"
@@ -141,11 +200,10 @@ class Settings:
             SettingsError: a value is not valid; the message names its source.
         """
         given = {name: value for name, value in flags.items() if value is not None}
-        host, port = given.pop("host", DEFAULT_HOST), int(given.pop("port", DEFAULT_PORT))
         values = {setting.name: _pick(setting, given, environ) for setting in SETTINGS}
         if values["issuer"] is None:
-            values["issuer"] = base_url(host, port)
-        settings = cls(host=host, port=port, **values)
+            values["issuer"] = base_url(values["host"], int(values["port"]))
+        settings = cls(**values)
         if settings.token_ttl > settings.max_token_ttl:
             raise SettingsError("JWTSEAL_TOKEN_TTL must not exceed JWTSEAL_MAX_TOKEN_TTL.")
         if settings.jwks_max_age > settings.rotation_period:
@@ -163,6 +221,26 @@ def _pick(setting: Setting, given: Mapping[str, Any], environ: Mapping[str, str]
         return setting.parse(raw)
     except ValueError as exc:
         raise SettingsError(f"{setting.variable}={raw!r} is not valid: {exc}") from exc
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment: read here and nowhere else in jwtseal."""
+    return os.environ
+
+
+def worker_environment(settings: Settings, metrics_dir: Path) -> dict[str, str]:
+    """The environment of ``serve``'s workers: the parent's, with what the parent resolved.
+
+    Each worker is a fresh interpreter that loads its settings again; the data
+    dir is made absolute and the issuer fixed (it follows the parent's host
+    and port), so every worker builds the same service.
+    """
+    resolved = {
+        "data_dir": settings.data_dir.resolve(),
+        "issuer": settings.issuer,
+        "metrics_dir": metrics_dir,
+    }
+    return {**environment(), **{f"JWTSEAL_{name.upper()}": str(value) for name, value in resolved.items()}}
 
 
 def settings_help() -> str:

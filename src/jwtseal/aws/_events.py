@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -19,6 +18,7 @@ from .._json import loads_object
 from ..errors import InvalidRequest, JwtsealError, PayloadTooLarge, Unauthorized
 from ..http.problems import Problem, problem, problem_for
 from ..http.routing import MAX_BODY
+from ..settings import environment
 
 __all__ = ["MAX_BODY", "ApiRequest", "Entry", "LambdaResponse", "json_response", "respond"]
 
@@ -118,7 +118,7 @@ class Entry(Generic[H]):
     @property
     def handler(self) -> H:
         if self._handler is None:
-            self._handler = self._build(os.environ)
+            self._handler = self._build(environment())
         return self._handler
 
     def __call__(self, event: Event, context: object = None) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 from ..apikeys import ApiKeys
 from ..errors import KeyStoreError
@@ -53,7 +52,7 @@ def create_app(
     Raises:
         KeyStoreError: the key store is unreadable or corrupt.
     """
-    metrics = Metrics.from_environ(os.environ)
+    metrics = Metrics(directory=settings.metrics_dir)
     service = service or Service.open(settings, store, on_remote_event=metrics.remote_event)
     keyring = service.keyring
     metrics.track_keys(keyring)

@@ -12,16 +12,21 @@ changed, and at every scrape), and a scrape of any worker adds them all up:
 other workers' counts are at most that interval behind. A worker that exits
 leaves its last snapshot, so totals never go down. Key ages are read from
 the shared store at scrape time and need no adding up.
+
+Metrics are best effort: a directory that was removed is made again (and
+logged once), a snapshot that cannot be written or read is left out, and a
+scrape always answers with at least this process's own counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,6 +52,8 @@ _COUNTERS: Final = {
     ),
 }
 _LATENCY: Final = "jwtseal_http_request_duration_seconds"
+
+logger = logging.getLogger("jwtseal.metrics")
 
 Labels = tuple[str, ...]
 Counts = dict[str, dict[Labels, int]]
@@ -74,12 +81,7 @@ class Metrics:
         self._keyring: KeyRing | None = None
         self._pending: list[tuple[str, str, int, float, dict[str, str]]] = []
         self._dirty = False
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Metrics:
-        """Shared across workers when ``JWTSEAL_METRICS_DIR`` is set (``serve`` sets it)."""
-        directory = environ.get("JWTSEAL_METRICS_DIR")
-        return cls(directory=Path(directory) if directory else None)
+        self._troubles: set[str] = set()
 
     # counting: the hot path only appends; counts are made in batches
 
@@ -138,14 +140,29 @@ class Metrics:
         return {"counts": counts, "latency": latency}
 
     def save(self) -> None:
-        """Replace this process's snapshot file, if metrics are shared."""
-        if self._directory is None:
-            return
-        path = self._directory / f"{os.getpid()}.json"
+        """Replace this process's snapshot file, if metrics are shared; never raises."""
+        if self._directory is not None:
+            self._save(self._directory, self.snapshot())
+
+    def _save(self, directory: Path, snapshot: dict[str, Any]) -> None:
+        path = directory / f"{os.getpid()}.json"
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.snapshot()))
-        temporary.replace(path)
+        try:
+            if not directory.is_dir():
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._trouble("metrics directory was missing; made it again", directory)
+            temporary.write_text(json.dumps(snapshot))
+            temporary.replace(path)
+        except OSError:
+            self._trouble("metrics snapshot not written; scrapes count this process from memory", directory)
+            return
         self._dirty = False
+
+    def _trouble(self, event: str, directory: Path) -> None:
+        """Log each kind of trouble once per process, with the exception if there is one."""
+        if event not in self._troubles:
+            self._troubles.add(event)
+            logger.warning(event, exc_info=True, extra={"fields": {"directory": str(directory)}})
 
     async def run(self) -> None:
         """Save the snapshot on a timer for the life of the server, and once more at shutdown."""
@@ -159,10 +176,20 @@ class Metrics:
             self.save()
 
     def _snapshots(self) -> list[dict[str, Any]]:
+        """This process's counts from memory, and every other process's from its file."""
+        own = self.snapshot()
         if self._directory is None:
-            return [self.snapshot()]
-        self.save()
-        return [json.loads(path.read_text()) for path in self._directory.glob("*.json")]
+            return [own]
+        self._save(self._directory, own)
+        others = []
+        for path in self._directory.glob("*.json"):
+            if path.stem == str(os.getpid()):
+                continue
+            try:
+                others.append(json.loads(path.read_text()))
+            except (OSError, ValueError):  # gone since the listing, or torn by hand: left out
+                continue
+        return [own, *others]
 
     # the text format
 

@@ -3,6 +3,11 @@
 Layout: ``keys.json`` (the key set, 0600), ``api-keys.json`` (API key hashes,
 0600), ``jwks.json`` (the public key set) and ``.lock`` (held with ``flock``
 for every read-modify-write, so processes never interleave).
+
+Only a data dir that never had a key set may get a new one: a ``jwks.json``
+without a readable ``keys.json`` means the key set was lost, and a new one
+would overwrite the published keys and kill every token in flight. Files that
+exist but hold ``null`` are corrupt, never "not there yet".
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import tempfile
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .._jwk import Jwks
 from ..errors import KeyStoreError
@@ -51,7 +56,21 @@ class FileKeyStore(KeyStore):
             os.close(fd)  # closing releases the lock
 
     def load(self) -> Any | None:
-        return _read_json(self._keys)
+        """The key set document; ``None`` only for a data dir that never published keys.
+
+        Raises:
+            KeyStoreError: ``keys.json`` is unreadable, corrupt or ``null``, or
+                missing while ``jwks.json`` says a key set was published.
+        """
+        document = _read_json(self._keys)
+        if document is _MISSING:
+            if self._jwks.exists():
+                raise KeyStoreError(
+                    f"{self._keys} is missing but {self._jwks} is published: the key set was lost; "
+                    "refusing to make a new one (restore keys.json from a backup)."
+                )
+            return None
+        return document
 
     def save(self, document: Any) -> None:
         self._ensure_directory()
@@ -69,8 +88,13 @@ class FileKeyStore(KeyStore):
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def load_api_key_hashes(self) -> list[str] | None:
+        """The hashes; ``None`` only when ``api-keys.json`` does not exist.
+
+        Raises:
+            KeyStoreError: the file is unreadable, or not ``{"sha256": [...]}``.
+        """
         document = _read_json(self._api_keys)
-        if document is None:
+        if document is _MISSING:
             return None
         hashes = document.get("sha256") if isinstance(document, dict) else None
         if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
@@ -94,17 +118,29 @@ class FileKeyStore(KeyStore):
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def _read_json(path: Path) -> Any | None:
+_MISSING: Final = object()
+"""What :func:`_read_json` returns for a file that does not exist: unlike a file holding ``null``."""
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in ``path``, or :data:`_MISSING`; a file that holds ``null`` is corrupt.
+
+    Raises:
+        KeyStoreError: unreadable, not JSON, or ``null``.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return None
+        return _MISSING
     except OSError as exc:
         raise KeyStoreError(f"{path} cannot be read: {exc.strerror}.") from exc
     try:
-        return json.loads(data)
+        document = json.loads(data)
     except ValueError as exc:
         raise KeyStoreError(f"{path} is corrupt; refusing to use it.") from exc
+    if document is None:
+        raise KeyStoreError(f"{path} holds null, not a key store document; refusing to use it.")
+    return document
 
 
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:
