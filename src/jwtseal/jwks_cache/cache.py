@@ -271,7 +271,7 @@ class JWKSCache:
         key = entry.keys.find(kid)
         if key is not None:
             self._note("hit", slot.origin)
-            if now >= entry.refresh_at and slot.inflight is None:
+            if now >= entry.refresh_at:
                 self._refresh_ahead(slot, now)
         return key
 
