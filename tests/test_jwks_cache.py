@@ -11,14 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jwtseal import JWKSCache, JwksUnavailable, SigningKey, TrustedIssuer, Verifier
+from jwtseal import JWKSCache, JwksUnavailable, SigningKey, TrustedIssuer, VerifiedToken, Verifier
 from jwtseal._netguard import AddressGuard
 from tests.conftest import Clock
 from tests.remote_origin import Origin
@@ -47,21 +47,26 @@ def verifier_of(origin: Origin, cache: JWKSCache, clock: Clock) -> Verifier:
     return Verifier(issuers=[TrustedIssuer("issuer", jwks_uri=origin.url())], cache=cache, clock=clock)
 
 
-def test_thirty_two_threads_verifying_cold_share_one_fetch(origin: Origin, key: SigningKey) -> None:
-    origin.serve_keys(key)
-    verifier, jwt = verifier_of(origin, JWKSCache(), Clock(NOW)), token(key)
-    start, subjects = threading.Barrier(32), list[str | None]()
+def subjects_from_threads(count: int, verify: Callable[[], VerifiedToken]) -> list[str | None]:
+    """``verify`` run on ``count`` threads released at once by a barrier."""
+    start, subjects = threading.Barrier(count), list[str | None]()
 
-    def verify() -> None:
+    def run() -> None:
         start.wait()
-        subjects.append(verifier.verify(jwt).subject)
+        subjects.append(verify().subject)
 
-    threads = [threading.Thread(target=verify) for _ in range(32)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert subjects == ["alice"] * 32
+    return subjects
+
+
+def test_thirty_two_threads_verifying_cold_share_one_fetch(origin: Origin, key: SigningKey) -> None:
+    origin.serve_keys(key)
+    verifier, jwt = verifier_of(origin, JWKSCache(), Clock(NOW)), token(key)
+    assert subjects_from_threads(32, lambda: verifier.verify(jwt)) == ["alice"] * 32
     assert origin.count == 1
 
 
@@ -86,18 +91,7 @@ def test_sixteen_threads_each_with_its_own_event_loop_share_one_fetch(
 ) -> None:
     origin.serve_keys(key)
     verifier, jwt = verifier_of(origin, JWKSCache(), Clock(NOW)), token(key)
-    start, subjects = threading.Barrier(16), list[str | None]()
-
-    def verify_in_own_loop() -> None:
-        start.wait()
-        subjects.append(asyncio.run(verifier.averify(jwt)).subject)
-
-    threads = [threading.Thread(target=verify_in_own_loop) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert subjects == ["alice"] * 16
+    assert subjects_from_threads(16, lambda: asyncio.run(verifier.averify(jwt))) == ["alice"] * 16
     assert origin.count == 1
 
 
