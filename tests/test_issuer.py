@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from jwtseal import (
     Verifier,
     inspect,
 )
+from jwtseal._json import MAX_DEPTH
 
 NOW = 1_700_000_000.5
 
@@ -94,13 +94,30 @@ def test_non_numeric_exp_or_nbf_is_refused(keyring: KeyRing, claims: dict[str, o
         issuer(keyring).issue(claims)
 
 
-def test_claims_nested_too_deep_to_write_are_an_invalid_claim(keyring: KeyRing) -> None:
-    # Built in Python, not parsed: the only way the library meets claims it cannot serialize.
+def _nested(depth: int) -> list[object]:
+    """Built in Python, not parsed: the only way the library meets claims it cannot serialize."""
     nested: list[object] = []
-    for _ in range(sys.getrecursionlimit() * 2):
+    for _ in range(depth - 1):
         nested = [nested]
+    return nested
+
+
+def test_claims_as_deep_as_jwtseals_limit_are_signed_and_verify(keyring: KeyRing) -> None:
+    cart = _nested(MAX_DEPTH - 1)  # inside the claims object: MAX_DEPTH deep in all
+
+    token = issuer(keyring).sign({"cart": cart})
+
+    assert Verifier(keyring, clock=lambda: NOW).verify(token)["cart"] == cart
+
+
+@pytest.mark.parametrize(
+    "depth",
+    [MAX_DEPTH, 100_000],  # one past the limit; deeper than any interpreter can write at all
+)
+def test_claims_nested_deeper_than_jwtseals_limit_are_an_invalid_claim(keyring: KeyRing, depth: int) -> None:
+    # Never a token that jwtseal itself would refuse to parse.
     with pytest.raises(InvalidClaim, match="UTF-8 JSON"):
-        issuer(keyring).issue({"cart": nested})
+        issuer(keyring).issue({"cart": _nested(depth)})
 
 
 def test_claims_must_be_a_mapping(keyring: KeyRing) -> None:
