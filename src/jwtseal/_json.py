@@ -18,11 +18,10 @@ import re
 from itertools import accumulate
 from typing import Any, Final
 
-MAX_DEPTH: Final = 128
-"""How deeply arrays and objects may nest, in every document read or written.
+MAX_DEPTH: Final = 64
+"""How deeply arrays and objects may nest in a document read: ``{"a": [1]}`` is 2.
 
-``{"a": [1]}`` is 2 deep. As serde_json's default recursion limit: far beyond
-any claim set, and far below any interpreter's recursion limit.
+Far beyond any claim set, and far below any interpreter's recursion limit.
 """
 
 # A JSON string, escapes included (unrolled so it runs in linear time); what
@@ -35,7 +34,7 @@ _STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 def _too_deep(text: str) -> bool:
     """Whether ``text`` nests deeper than :data:`MAX_DEPTH` (for any JSON, valid or not).
 
-    Callers first count the opening brackets, which settles almost every
+    The caller first counts the opening brackets, which settles almost every
     document at C speed: only one with more brackets than the limit comes
     here, to have its strings removed and its depth measured.
     """
@@ -94,19 +93,16 @@ _COMPACT: Final = json.JSONEncoder(
 
 
 def dumps_compact(value: Any) -> bytes:
-    """Serialize without whitespace, refusing what :func:`loads_object` would refuse.
+    """Serialize without whitespace, refusing NaN and infinities.
 
     Raises:
         ValueError: NaN or an infinity, a lone surrogate (not UTF-8), or
-            nesting deeper than :data:`MAX_DEPTH`.
+            nesting too deep to write.
     """
     try:
-        text = _COMPACT.encode(value)
+        return _COMPACT.encode(value).encode()
     except RecursionError as exc:  # deeper than the interpreter can write at all, or a cycle
         raise ValueError("too deeply nested") from exc
-    if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(text):
-        raise ValueError("too deeply nested")
-    return text.encode()
 
 
 # The same, ASCII-only (non-ASCII escaped as \uXXXX) for HTTP answers.
