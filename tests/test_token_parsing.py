@@ -37,6 +37,7 @@ from jwtseal import (
     VerifyingKey,
     inspect,
 )
+from jwtseal._json import MAX_DEPTH
 from tests.tokens import (
     ALGORITHMS,
     NOW,
@@ -429,6 +430,39 @@ def test_deeply_nested_header_is_malformed_not_a_crash() -> None:
 
     with pytest.raises(MalformedToken):
         verify(sign_raw(key(), header, claims()))
+
+
+def _nested_claim(depth: int) -> bytes:
+    """A payload ``depth`` deep: the claims object holding arrays ``depth - 1`` deep."""
+    return b'{"sub":"alice","cart":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+def test_a_payload_as_deep_as_jwtseals_limit_verifies_and_one_deeper_is_malformed() -> None:
+    # The same number on every interpreter: the limit is jwtseal's, not the recursion limit.
+    assert verify(sign_raw(key(), header_for(key()), _nested_claim(MAX_DEPTH)))["sub"] == "alice"
+    with pytest.raises(MalformedToken):
+        verify(sign_raw(key(), header_for(key()), _nested_claim(MAX_DEPTH + 1)))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b'{"cart":[' + b"[{}]," * MAX_DEPTH + b"[]]}", id="many-shallow-arrays"),
+        pytest.param(b'{"cart":"' + b"[{" * MAX_DEPTH + b'"}', id="brackets-in-a-string"),
+        pytest.param(b'{"cart":"\\"' + b"[" * MAX_DEPTH + b'"}', id="brackets-after-escaped-quote"),
+        pytest.param(b'{"cart":"' + b"[" * MAX_DEPTH + b'","more":"]"}', id="brackets-in-two-strings"),
+    ],
+)
+def test_brackets_that_are_not_nesting_do_not_count_toward_the_limit(payload: bytes) -> None:
+    assert verify(sign_raw(key(), header_for(key()), payload)) == json.loads(payload)
+
+
+def test_brackets_beside_a_string_with_an_escaped_quote_still_count() -> None:
+    # '"a\"' is one string holding a\ : the brackets after it are structure, not text.
+    payload = b'{"a":"a\\","cart":' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}"
+
+    with pytest.raises(MalformedToken):
+        verify(sign_raw(key(), header_for(key()), payload))
 
 
 def test_big_integers_and_far_times_are_numbers_not_errors() -> None:

@@ -1,33 +1,47 @@
-"""Strict JSON for token segments: UTF-8, no duplicate members, no NaN.
+"""Strict JSON for token segments: UTF-8, no duplicate members, no NaN, bounded depth.
 
 Duplicate member names are the classic parser-differential hole (two parsers
 read two different claims from one token), so they are refused outright.
-Nesting is bounded by :data:`MAX_DEPTH`, the same on every interpreter and for
-every caller, so ``/encode`` never issues claims that ``/decode`` refuses.
+
+Only the ``json`` module's public API is used, so every interpreter that runs
+the package parses the same way. Nesting is bounded by :data:`MAX_DEPTH`,
+jwtseal's own limit, checked on the text before any parser recurses: the
+interpreter's recursion limit (which differs between versions and between its
+C and Python code) is never what decides whether a token parses. The same
+bound holds for claims being issued, so ``/encode`` never issues claims that
+``/decode`` refuses.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from _json import make_encoder, make_scanner
+import re
+from itertools import accumulate
 from typing import Any, Final
 
 MAX_DEPTH: Final = 64
-"""The deepest nesting of objects and arrays accepted anywhere: ``{}`` is 1."""
+"""How deeply arrays and objects may nest in a document read: ``{"a": [1]}`` is 2.
+
+Far beyond any claim set, and far below any interpreter's recursion limit.
+"""
+
+# A JSON string, escapes included (unrolled so it runs in linear time); what
+# is left once they are removed holds no bracket that is not structure.
+_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET: Final = re.compile(r"[^\[\]{}]+")
+_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-def too_deep(value: Any) -> bool:
-    """Whether ``value`` nests objects and arrays deeper than :data:`MAX_DEPTH`, walked without recursion."""
-    level = [value] if isinstance(value, dict | list) else []
-    for _ in range(MAX_DEPTH):
-        level = [
-            child
-            for item in level
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list)
-        ]
-    return bool(level)
+def too_deep(text: str) -> bool:
+    """Whether ``text`` nests deeper than :data:`MAX_DEPTH` (for any JSON, valid or not).
+
+    The caller first counts the opening brackets, which settles almost every
+    document at C speed: only one with more brackets than the limit comes
+    here, to have its strings removed and its depth measured.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -51,8 +65,6 @@ def _no_constant(name: str) -> Any:
 _DECODER: Final = json.JSONDecoder(
     object_pairs_hook=_no_duplicates, parse_float=_finite, parse_constant=_no_constant
 )
-# The C scanner itself: ``raw_decode`` is only a Python frame around it.
-_SCAN: Final = make_scanner(_DECODER)  # type: ignore[arg-type]  # any decoder is a context, as in json
 
 
 def loads_object(data: bytes) -> dict[str, Any]:
@@ -62,29 +74,23 @@ def loads_object(data: bytes) -> dict[str, Any]:
         ValueError: not UTF-8, not JSON, not an object, nested deeper than
             :data:`MAX_DEPTH`, a duplicate member or a non-finite number.
     """
-    try:
-        text = data.decode("utf-8")
-        value, end = _SCAN(text, 0) if text[:1] == "{" else (None, -1)
-        if end != len(text):  # whitespace around it, or not an object: the full path decides
-            value = _DECODER.decode(text)
-    except StopIteration as exc:  # what the scanner raises for "{" followed by nothing valid
-        raise ValueError("not JSON") from exc
-    except RecursionError as exc:
-        raise ValueError("too deeply nested") from exc
+    text = data.decode("utf-8")
+    if text.count("[") + text.count("{") > MAX_DEPTH and too_deep(text):
+        raise ValueError("too deeply nested")
+    # raw_decode alone for the usual bare object; whitespace around it or
+    # anything else takes the full path, which decides.
+    value, end = _DECODER.raw_decode(text) if text[:1] == "{" else (None, -1)
+    if end != len(text):
+        value = _DECODER.decode(text)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")  # noqa: TRY004 - one error type for every parse failure
-    if text.count("[") + text.count("{") > MAX_DEPTH and too_deep(value):  # counting is cheap; walk rarely
-        raise ValueError("too deeply nested")
     return value
 
 
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-# The C encoder that ``_ENCODER.encode`` builds on every call, built once.
-# No circular-reference markers: a cycle ends in RecursionError, reported
-# like any nesting too deep to write (markers would also go stale after an
-# error, since the C encoder does not remove them when it bails out).
-_ENCODE: Final = make_encoder(
-    None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+# No circular-reference markers: a cycle ends in RecursionError, reported like
+# any nesting too deep to write.
+_COMPACT: Final = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
 )
 
 
@@ -96,17 +102,13 @@ def dumps_compact(value: Any) -> bytes:
             nesting too deep to write.
     """
     try:
-        return "".join(_ENCODE(value, 0)).encode()
-    except RecursionError as exc:  # parsed just under the limit, one frame short to write
+        return _COMPACT.encode(value).encode()
+    except RecursionError as exc:  # deeper than the interpreter can write at all, or a cycle
         raise ValueError("too deeply nested") from exc
 
 
-# The same, ASCII-only (non-ASCII escaped as \uXXXX) for HTTP answers: what
-# ``json.dumps(value, separators=(",", ":"))`` writes, without the encoder it
-# builds on every call, which cost more than the rest of an answer's JSON.
-_ENCODE_ASCII: Final = make_encoder(
-    None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
-)
+# The same, ASCII-only (non-ASCII escaped as \uXXXX) for HTTP answers.
+_ASCII: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False)
 
 
 def dumps_ascii(value: Any) -> bytes:
@@ -115,4 +117,4 @@ def dumps_ascii(value: Any) -> bytes:
     Raises:
         ValueError: NaN or an infinity.
     """
-    return "".join(_ENCODE_ASCII(value, 0)).encode("ascii")
+    return _ASCII.encode(value).encode("ascii")

@@ -76,7 +76,7 @@ class Issuer:
             payload = dumps_compact(full)
         except ValueError as exc:  # a lone surrogate, or nesting too deep to write
             raise InvalidClaim("The claims cannot be written as UTF-8 JSON.") from exc
-        if payload.count(b"[") + payload.count(b"{") > MAX_DEPTH and too_deep(full):
+        if payload.count(b"[") + payload.count(b"{") > MAX_DEPTH and too_deep(payload.decode()):
             raise InvalidClaim(f"The claims nest objects and arrays deeper than {MAX_DEPTH} levels.")
         key = self.keyring.view().signing_key
         return key.header_prefix + b64url_encode_bytes(payload), full, key

@@ -1,7 +1,7 @@
 """The embedded file store: a data directory with private, atomically written JSON.
 
 Layout: ``keys.json`` (the key set, 0600), ``api-keys.json`` (API key hashes,
-0600), ``jwks.json`` (the public key set) and ``.lock`` (held with ``flock``
+0600), ``jwks.json`` (the public key set) and ``.lock`` (held, see _locking.py,
 for every read-modify-write, so processes never interleave).
 
 Only a data dir that never had a key set may get a new one: a ``jwks.json``
@@ -13,7 +13,6 @@ exist but hold ``null`` are corrupt, never "not there yet".
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._jwk import Jwks
+from .._locking import exclusive
 from ..errors import KeyStoreError
 from .base import KeyStore
 
@@ -47,13 +47,9 @@ class FileKeyStore(KeyStore):
     @contextmanager
     def lock(self) -> Iterator[None]:
         self._ensure_directory()
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive(self.directory / ".lock"):
             self._remove_torn_writes()
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def load(self) -> Any | None:
         """The key set document; ``None`` only for a data dir that never published keys.
