@@ -9,6 +9,7 @@ the docs may name it, so no page claims more than the code does.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import click
@@ -34,6 +35,7 @@ _COMMAND_HEADING = re.compile(r"^## (jwtseal [a-z ]+)$", re.MULTILINE)
 _COMMAND_ROW = re.compile(r"^\| `(jwtseal [a-z ]+)` \|", re.MULTILINE)
 _PROBLEM_CALL = re.compile(r'problem\(\s*(\d{3}),\s*"([a-z_]+)"')
 _CLI_FAILURE = re.compile(r'click\.echo\(\s*f?"([a-z]+_[a-z_]+): ')
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
 _ALGORITHM = re.compile(r"`((?:RS|PS|ES)(?:256|384|512)|EdDSA)`")
 
 
@@ -193,3 +195,16 @@ def test_nothing_planned_exists_in_the_code_or_is_named_elsewhere_in_the_docs() 
 def test_every_page_is_in_the_nav() -> None:
     nav = _read(ROOT / "mkdocs.yml")
     assert [path.name for path in sorted(DOCS.glob("*.md")) if f": {path.name}" not in nav] == []
+
+
+# -- the README on the package index ---------------------------------------
+
+
+def test_readme_links_are_absolute_and_point_at_files_of_this_repository() -> None:
+    """The README is the package index's page: a relative link breaks there."""
+    source = tomllib.loads(_read(ROOT / "pyproject.toml"))["project"]["urls"]["Source"]
+    links = _LINK.findall(_read(ROOT / "README.md"))
+    assert links
+    assert [link for link in links if not link.startswith(source + "/")] == []
+    targets = [re.sub(r"^/(?:blob|tree)/main/", "", link.removeprefix(source)) for link in links]
+    assert [target for target in targets if not (ROOT / target).exists()] == []
