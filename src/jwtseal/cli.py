@@ -6,6 +6,7 @@ on an empty data dir. Failures print ``code: detail`` on stderr and exit 1.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -81,6 +82,21 @@ def main() -> None:
     """Issue JSON Web Tokens anyone can verify, and verify anyone's."""
 
 
+SERVER_MODULES = ("httptools",)
+"""What ``serve`` needs from the ``jwtseal[server]`` extra (uvloop, where it installs, is only faster)."""
+
+
+def _require_server_extra() -> None:
+    """Exit 1 naming the extra when it is missing, instead of an import traceback."""
+    missing = [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        click.echo(
+            f"missing_extra: jwtseal serve needs {', '.join(missing)}: pip install 'jwtseal[server]'",
+            err=True,
+        )
+        sys.exit(1)
+
+
 def _available_cores() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -97,7 +113,8 @@ def _available_cores() -> int:
 @data_dir_option
 @_fail_cleanly
 def serve(host: str | None, port: int | None, workers: int | None, data_dir: Path | None) -> None:
-    """Start the HTTP service."""
+    """Start the HTTP service (needs the jwtseal[server] extra)."""
+    _require_server_extra()
     from .http import create_app  # noqa: PLC0415 - only serve needs the server
     from .http.server import HttpServer, listen  # noqa: PLC0415
     from .http.workers import run_workers  # noqa: PLC0415
