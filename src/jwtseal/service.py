@@ -6,6 +6,7 @@ settings here, so none of them wires the library differently.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from .keyring import KeyRing
 from .remote import RemoteEvent, RemoteJWKS
 from .rotation import RotationPolicy
 from .settings import Settings
+from .signers import KeySigner, open_signer
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
 from .verifier import PendingToken, Verifier
@@ -46,11 +48,17 @@ class Service:
         settings: Settings,
         store: KeyStore | None = None,
         on_remote_event: RemoteEventHook | None = None,
+        signer: KeySigner | None = None,
     ) -> Service:
         """Wire the library for ``settings``; the key set is created when missing.
 
+        ``signer`` defaults to the one ``JWTSEAL_SIGNER`` names (the AWS KMS
+        one reads its own variables from the environment, as boto3 does).
+
         Raises:
             KeyStoreError: the store is unreadable or corrupt.
+            SigningUnavailable: the KMS holding the keys cannot be used now.
+            SettingsError, ImportError: see :func:`jwtseal.signers.open_signer`.
         """
         rotation = RotationPolicy(
             algorithm=settings.algorithm,
@@ -59,7 +67,8 @@ class Service:
             leeway=settings.leeway,
             jwks_max_age=settings.jwks_max_age,
         )
-        keyring = KeyRing(store or FileKeyStore(settings.data_dir), rotation)
+        signer = signer or open_signer(settings, os.environ)
+        keyring = KeyRing(store or FileKeyStore(settings.data_dir), rotation, signer=signer)
         keyring.view()
         claims = ClaimsPolicy(
             issuer=settings.issuer,

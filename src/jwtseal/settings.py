@@ -56,6 +56,15 @@ def _algorithm(value: str) -> str:
     return value
 
 
+SIGNERS: Final = ("local", "aws-kms")
+
+
+def _signer(value: str) -> str:
+    if value not in SIGNERS:
+        raise ValueError(f"choose one of {', '.join(SIGNERS)}")
+    return value
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -99,6 +108,14 @@ SETTINGS: Final = (
     Setting("leeway", _non_negative, 60, "seconds of clock skew allowed on exp, nbf, iat", "60"),
     Setting("rotation_period", _positive, 2_592_000, "seconds between automatic rotations", "2592000"),
     Setting("jwks_max_age", _positive, 300, "Cache-Control max-age of the JWKS, in seconds", "300"),
+    Setting(
+        "signer",
+        _signer,
+        "local",
+        "local (jwtseal holds the private keys) or aws-kms (each key an asymmetric AWS KMS key"
+        " that never leaves KMS; region and credentials from the usual AWS variables)",
+        "local",
+    ),
 )
 
 
@@ -123,6 +140,7 @@ class Settings:
     leeway: int = 60
     rotation_period: int = 2_592_000
     jwks_max_age: int = 300
+    signer: str = "local"
 
     def __repr__(self) -> str:
         shown = "'**********'" if self.api_keys else "()"

@@ -22,10 +22,11 @@ from ..settings import Settings, SettingsError
 from ..stores.aws import AwsKeyStore
 
 if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["AwsSettings", "s3_client", "secrets_client", "store_from_environ"]
+__all__ = ["AwsSettings", "kms_client", "s3_client", "secrets_client", "store_from_environ"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,16 @@ def secrets_client() -> SecretsManagerClient:
 def s3_client() -> S3Client:
     boto3, config = _boto3()
     client: S3Client = boto3.client("s3", config=config)
+    return client
+
+
+def kms_client() -> KMSClient:
+    """A KMS client for signing: short timeouts and one retry, so a throttled KMS answers 503 soon."""
+    boto3, _ = _boto3()
+    from botocore.config import Config  # noqa: PLC0415 - imported by _boto3 already
+
+    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
+    client: KMSClient = boto3.client("kms", config=config)
     return client
 
 
