@@ -37,12 +37,17 @@ class AwsSettings:
 
     @classmethod
     def load(
-        cls, environ: Mapping[str, str], *, need_bucket: bool = False, default_ttl: int = 300
+        cls,
+        environ: Mapping[str, str],
+        *,
+        need_bucket: bool = False,
+        default_ttl: int = 300,
+        need_secret: bool = True,
     ) -> AwsSettings:
         """Raises SettingsError naming the variable that is missing or not valid."""
         secret_id = environ.get("JWTSEAL_SECRET_ID", "")
         bucket = environ.get("JWTSEAL_BUCKET") or None
-        if not secret_id:
+        if need_secret and not secret_id:
             raise SettingsError("JWTSEAL_SECRET_ID must name the secret that holds the key set.")
         if need_bucket and bucket is None:
             raise SettingsError("JWTSEAL_BUCKET must name the bucket the JWKS is published to.")

@@ -34,9 +34,12 @@ from ..keys import SigningKey
 from ..keyset import KeySet
 from ..rotation import RotationPolicy
 from ..settings import Settings
+from ..signers import KeySigner, open_signer
 from ..stores.aws import AwsKeyStore, ConcurrentUpdate
+from ..stores.base import KeyStore
 from ._config import AwsSettings, s3_client, secrets_client
 from ._events import Entry, Event
+from .keyring_object import KeyRingCopy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -82,15 +85,17 @@ class KeysHandler:
     def __init__(
         self,
         policy: RotationPolicy,
-        store: AwsKeyStore,
+        store: KeyStore,
         *,
         clock: Callable[[], float] = time.time,
-        make_key: Callable[[str], SigningKey] = SigningKey.generate,
+        make_key: Callable[[str], SigningKey] | None = None,
         attempts: int = 3,
         clients: tuple[SecretsManagerClient, S3Client] | None = None,
+        signer: KeySigner | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
+        self.signer = signer
         self._clock = clock
         self._make_key = make_key
         self._attempts = attempts
@@ -98,12 +103,22 @@ class KeysHandler:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> KeysHandler:
-        """Raises SettingsError: a variable is missing or not valid."""
+        """Raises SettingsError: a variable is missing or not valid.
+
+        With ``JWTSEAL_SIGNER=aws-kms`` the keys are KMS keys and the key set
+        is copied to ``keyring.json`` for the encoder (see :mod:`.keyring_object`).
+        """
         settings = Settings.load(environ)
         aws = AwsSettings.load(environ, need_bucket=True)
+        assert aws.bucket is not None
         secrets, s3 = secrets_client(), s3_client()
-        store = AwsKeyStore(secrets, aws.secret_id, s3=s3, bucket=aws.bucket, max_age=settings.jwks_max_age)
-        return cls(rotation_policy(settings), store, clients=(secrets, s3))
+        store: KeyStore = AwsKeyStore(
+            secrets, aws.secret_id, s3=s3, bucket=aws.bucket, max_age=settings.jwks_max_age
+        )
+        if settings.signer == "aws-kms":
+            store = KeyRingCopy(store, s3, aws.bucket)
+        signer = open_signer(settings, environ)
+        return cls(rotation_policy(settings), store, clients=(secrets, s3), signer=signer)
 
     def __call__(self, event: Event, context: object = None) -> dict[str, Any]:
         """Raises ValueError (an unknown event or bad property) or KeyStoreError: the event failed."""
@@ -134,7 +149,9 @@ class KeysHandler:
             client.close()
 
     def _keyring(self) -> KeyRing:
-        return KeyRing(self.store, self.policy, clock=self._clock, make_key=self._make_key)
+        return KeyRing(
+            self.store, self.policy, clock=self._clock, make_key=self._make_key, signer=self.signer
+        )
 
     def _publish(self) -> KeySet:
         """The stored key set (made when there is none), published again."""
