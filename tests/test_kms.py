@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ from jwtseal.signers import LocalSigner, open_signer
 from jwtseal.signers.kms import MAX_RAW_MESSAGE, KmsSigner
 from tests.aws_fixtures import REGION, MotoAws, aws_environ, moto_server
 from tests.conftest import API_KEY, Clock, RunningService, running_service
+from tests.test_interop import run_node
 
 ALGORITHMS = ("RS256", "ES256", "ES384")
 
@@ -155,6 +157,22 @@ def test_tokens_signed_through_kms_verify_in_pyjwt_and_jwcrypto_against_the_publ
         tags = {t["TagKey"]: t["TagValue"] for t in client.list_resource_tags(KeyId=entry["held_by"])["Tags"]}
         assert tags == {"jwtseal:managed": "true", "jwtseal:ring": ring, "jwtseal:kid": entry["kid"]}
         assert entry["kid"] in published
+
+
+def test_panva_jose_verifies_kms_signed_tokens_from_the_jwks_url(ring: str, tmp_path: Path) -> None:
+    """One ``node`` run of tests/interop/verify.mjs (scripts/install-interop installs it) for all three."""
+    with ExitStack() as stack:
+        cases = []
+        for alg in ALGORITHMS:
+            environ = {"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_ALGORITHM": alg}
+            service = stack.enter_context(running_service(tmp_path / alg, **environ))
+            token = service.token({"sub": f"jose-{alg}"})
+            cases.append({"id": alg, "token": token, "jwksUri": f"{service.url}/.well-known/jwks.json"})
+        verdicts = run_node("verify.mjs", {"cases": cases})["results"]["jose"]
+    for alg in ALGORITHMS:
+        assert verdicts[alg]["ok"] is True, verdicts[alg]
+        assert verdicts[alg]["header"]["alg"] == alg
+        assert verdicts[alg]["payload"]["sub"] == f"jose-{alg}"
 
 
 def test_the_kid_is_the_thumbprint_of_the_public_key_kms_gives(ring: str, aws: MotoAws) -> None:
