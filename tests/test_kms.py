@@ -268,6 +268,8 @@ def test_a_throttled_kms_answers_503_with_retry_after_and_no_token(ring: str, tm
         signer.client.meta.events.unregister("before-call.kms.Sign", hook)
         assert service.encode({"sub": "calm again"}).status_code == 200
         assert service.client.get("/readyz").json()["status"] == "ready"
+        documented = service.client.get("/openapi.json").json()["paths"]["/encode"]["post"]["responses"]
+        assert "Retry-After" in documented["503"]["headers"]
 
 
 def test_kms_out_of_reach_is_signing_unavailable_with_a_short_retry(ring: str, aws: MotoAws) -> None:
