@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from .._algorithms import Signer
-from .._jwk import public_members
+from .._jwk import PRIVATE_MEMBERS, public_members
 from ..errors import InvalidKey, SigningUnavailable
 from ..keys import SigningKey, VerifyingKey
 from .base import KeySigner
@@ -168,7 +168,7 @@ class KmsSigner(KeySigner):
                 cannot be reached.
         """
         arn = jwk.get("held_by")
-        if not isinstance(arn, str) or not arn or "d" in jwk:
+        if not isinstance(arn, str) or not arn or PRIVATE_MEMBERS & set(jwk):
             raise InvalidKey("The stored key is not a KMS key; the aws-kms signer holds no private keys.")
         alg = jwk.get("alg")
         if not isinstance(alg, str):
