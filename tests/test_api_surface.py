@@ -18,7 +18,7 @@ def test_exported_names_are_pinned() -> None:
         "Issuer", "JWKSCache", "JwksError", "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError",
         "KeyRing", "KeySource", "KeyState", "KeyStore", "KeyStoreError", "MalformedToken",
         "MissingClaim", "MissingKid", "NotYetValid", "PayloadTooLarge", "PublicKeySet", "RequestError",
-        "ReservedClaim", "RotationPolicy", "SigningKey", "TokenError", "TokenRejected", "TrustedIssuer",
+        "ReservedClaim", "RotationPolicy", "SigningKey", "SigningUnavailable", "TokenError", "TokenRejected", "TrustedIssuer",
         "TtlTooLong", "Unauthorized", "UnknownKid", "UnverifiedToken", "VerifiedToken", "Verifier",
         "VerifyingKey", "__version__", "inspect",
     }  # fmt: skip
@@ -51,7 +51,7 @@ def _error_classes() -> list[type[jwtseal.JwtsealError]]:
 
 def test_every_error_class_has_a_code_and_a_status() -> None:
     classes = _error_classes()
-    assert len(classes) == 28
+    assert len(classes) == 29
     for cls in classes:
         assert cls.code in STATUS_BY_CODE, cls
         assert cls().detail
@@ -63,7 +63,8 @@ def test_error_codes_match_the_contract() -> None:
         "unauthorized": 401, "malformed_token": 401, "missing_kid": 401, "unknown_kid": 401,
         "alg_not_allowed": 401, "bad_signature": 401, "expired": 401, "not_yet_valid": 401,
         "invalid_audience": 401, "invalid_issuer": 401, "jwks_uri_not_allowed": 400,
-        "jwks_unavailable": 502, "payload_too_large": 413, "not_found": 404, "method_not_allowed": 405,
+        "jwks_unavailable": 502, "payload_too_large": 413, "signing_unavailable": 503,
+        "not_found": 404, "method_not_allowed": 405,
     }  # fmt: skip
     for code, status in contract.items():
         assert STATUS_BY_CODE[code] == status

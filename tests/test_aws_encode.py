@@ -161,7 +161,9 @@ def test_the_lambda_entry_reads_its_environment(
         answer = encode.handler(
             api_event({"sub": "alice"}, headers={"Authorization": f"Bearer {API_KEY}"}), object()
         )
-        assert encode.handler.handler.store.secret_id == secret_id
+        store = encode.handler.handler.store
+        assert isinstance(store, AwsKeyStore)
+        assert store.secret_id == secret_id
     finally:
         encode.handler.close()
     assert inspect(response_json(answer)["token"]).claims["iss"] == "https://api.example/v1"

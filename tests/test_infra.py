@@ -41,8 +41,12 @@ HANDLERS = {
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What ``cdk synth -c jwtseal:bundle=false`` makes: app.py's stack with cdk.json's context."""
+    return synthesize(tmp_path_factory)
+
+
+def synthesize(tmp_path_factory: pytest.TempPathFactory, **extra: Any) -> dict[str, Any]:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    context = {**json.loads((INFRA / "cdk.json").read_text())["context"], "jwtseal:bundle": False}
+    context = {**json.loads((INFRA / "cdk.json").read_text())["context"], "jwtseal:bundle": False, **extra}
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(INFRA))
         build = runpy.run_path(str(INFRA / "app.py"), run_name="jwtseal_app")["build"]
@@ -520,6 +524,10 @@ def test_the_bundle_hash_follows_sources_and_dependencies(tmp_path: Path) -> Non
             {"jwtseal:apiKeyHashes": f"{'a' * 64}, {'b' * 64},", "jwtseal:bundle": "TRUE"},
             StackConfig(api_key_hashes=("a" * 64, "b" * 64)),
         ),
+        (
+            {"jwtseal:signer": "aws-kms", "jwtseal:kmsKeyRing": "tokens-prod", "jwtseal:kmsDeletionDays": 7},
+            StackConfig(signer="aws-kms", kms_key_ring="tokens-prod", kms_deletion_days=7),
+        ),
     ],
 )
 def test_the_stack_config_reads_the_context(context: dict[str, Any], expected: StackConfig) -> None:
@@ -531,6 +539,9 @@ def test_the_stack_config_reads_the_context(context: dict[str, Any], expected: S
     [
         ({"jwtseal:apiKeyHashes": "my-plain-api-key"}, "not a SHA-256"),
         ({"jwtseal:bundle": "maybe"}, "jwtseal:bundle"),
+        ({"jwtseal:signer": "hsm"}, "jwtseal:signer"),
+        ({"jwtseal:kmsKeyRing": "a ring"}, "jwtseal:kmsKeyRing"),
+        ({"jwtseal:kmsDeletionDays": 6}, "jwtseal:kmsDeletionDays"),
     ],
 )
 def test_bad_context_values_are_refused_by_name(context: dict[str, Any], message: str) -> None:
@@ -546,3 +557,112 @@ def test_synth_did_not_bundle_the_unbundled_asset_is_the_bare_sources(synthesize
         "jwtseal"
     ]  # no dependencies: nothing was installed
     assert not list(asset.rglob("__pycache__"))
+
+
+KMS_RING = "jwtseal-test"
+OWN_KEYS = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":kms:", {"Ref": "AWS::Region"}, ":",
+                              {"Ref": "AWS::AccountId"}, ":key/*"]]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kms_resources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, dict[str, Any]]:
+    """The stack with ``-c jwtseal:signer=aws-kms``: every key an asymmetric KMS key."""
+    made = synthesize(
+        tmp_path_factory,
+        **{"jwtseal:signer": "aws-kms", "jwtseal:kmsKeyRing": KMS_RING, "jwtseal:kmsDeletionDays": 7},
+    )
+    return Template.from_json(made["template"]), made["template"]["Resources"]
+
+
+def policies_of(resources: dict[str, Any], role_id: str) -> str:
+    return json.dumps(statements_of(resources, role_id))
+
+
+def test_with_kms_the_encoder_may_sign_with_jwtseal_keys_only_and_reads_no_secret(
+    kms_resources: tuple[Template, dict[str, Any]],
+) -> None:
+    template, resources = kms_resources
+    bucket = logical_id(template, "AWS::S3::Bucket")
+    statements = statements_of(resources, role_of(template, "encoder"))
+    assert statements[1:] == [
+        {
+            "Action": ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"],
+            "Condition": {
+                "StringEquals": {
+                    "aws:ResourceTag/jwtseal:ring": KMS_RING,
+                    "aws:ResourceTag/jwtseal:managed": "true",
+                }
+            },
+            "Effect": "Allow",
+            "Resource": OWN_KEYS,
+        },
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/keyring.json"]]},
+        },
+    ]
+    assert statements[0]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert "secretsmanager" not in policies_of(resources, role_of(template, "encoder"))
+    variables = function(template, "encoder")[1]["Properties"]["Environment"]["Variables"]
+    assert "JWTSEAL_SECRET_ID" not in variables
+    assert variables["JWTSEAL_SIGNER"] == "aws-kms"
+    assert variables["JWTSEAL_KMS_KEY_RING"] == KMS_RING
+    assert variables["JWTSEAL_BUCKET"] == {"Ref": bucket}
+
+
+def test_with_kms_only_the_rotation_function_may_create_tag_and_delete_keys(
+    kms_resources: tuple[Template, dict[str, Any]],
+) -> None:
+    template, resources = kms_resources
+    holders: dict[str, set[str]] = {
+        "kms:CreateKey": set(),
+        "kms:TagResource": set(),
+        "kms:ScheduleKeyDeletion": set(),
+    }
+    for resource in resources.values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                for action in set(actions) & set(holders):
+                    holders[action].update(role["Ref"] for role in resource["Properties"]["Roles"])
+    generator = role_of(template, "generator")
+    assert holders == {action: {generator} for action in holders}
+    statements = statements_of(resources, generator)
+    create = next(s for s in statements if "kms:CreateKey" in s["Action"])
+    assert create["Condition"] == {
+        "StringEquals": {"aws:RequestTag/jwtseal:managed": "true", "aws:RequestTag/jwtseal:ring": KMS_RING}
+    }
+    delete = next(s for s in statements if "kms:ScheduleKeyDeletion" in s["Action"])
+    assert delete["Resource"] == OWN_KEYS
+    assert delete["Condition"] == {"StringEquals": {"aws:ResourceTag/jwtseal:ring": KMS_RING}}
+    variables = function(template, "generator")[1]["Properties"]["Environment"]["Variables"]
+    assert (variables["JWTSEAL_SIGNER"], variables["JWTSEAL_KMS_DELETION_DAYS"]) == ("aws-kms", "7")
+
+
+def test_with_kms_every_grant_on_keys_is_held_to_jwtseal_tags(
+    kms_resources: tuple[Template, dict[str, Any]],
+) -> None:
+    _, resources = kms_resources
+    for resource in resources.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if not any(action.startswith("kms:") for action in actions):
+                continue
+            if actions in (["kms:ListKeys"], ["kms:ListResourceTags"]):  # names and tags, nothing private
+                continue
+            assert "jwtseal:ring" in json.dumps(statement["Condition"]), statement
+
+
+def test_with_kms_the_decoder_still_reads_nothing_private(
+    kms_resources: tuple[Template, dict[str, Any]],
+) -> None:
+    template, resources = kms_resources
+    role_id = role_of(template, "decoder")
+    assert actions_of(resources, role_id) == [("logs:CreateLogStream", "logs:PutLogEvents")]
+    variables = function(template, "decoder")[1]["Properties"]["Environment"]["Variables"]
+    assert set(variables) == {"JWTSEAL_ISSUER", "JWTSEAL_JWKS_MAX_AGE"}

@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .handler import JWKS_MAX_AGE, Handler
+from .kms import KmsSigning
 from .storage import JWKS_KEY, KeyStorage
 
 __all__ = ["STAGE", "TokenApi", "problem_json"]
@@ -49,7 +50,13 @@ class TokenApi(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, storage: KeyStorage, code: lambda_.Code
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: KeyStorage,
+        code: lambda_.Code,
+        kms: KmsSigning | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigw.RestApi(
@@ -85,20 +92,7 @@ class TokenApi(Construct):
             ],
         )
         environment = {"JWTSEAL_ISSUER": self.base_url}
-        self.encoder = Handler(
-            self,
-            "Encoder",
-            code=code,
-            handler="jwtseal.aws.encode.handler",
-            description="jwtseal POST /encode: signs with the key set from Secrets Manager",
-            environment={
-                **environment,
-                "JWTSEAL_SECRET_ID": storage.secret.secret_arn,
-                "JWTSEAL_SECRET_CACHE_TTL": "300",
-            },
-            timeout=cdk.Duration.seconds(10),
-        )
-        self.encoder.allow(["secretsmanager:GetSecretValue"], [storage.secret.secret_arn])
+        self.encoder = self._encoder(storage, code, environment, kms)
         self.decoder = Handler(
             self,
             "Decoder",
@@ -129,6 +123,31 @@ class TokenApi(Construct):
     @property
     def jwks_uri(self) -> str:
         return cdk.Fn.join("", [self.base_url, "/.well-known/jwks.json"])
+
+    def _encoder(
+        self, storage: KeyStorage, code: lambda_.Code, environment: dict[str, str], kms: KmsSigning | None
+    ) -> Handler:
+        """Signs with the key set from Secrets Manager, or with KMS keys and no secret at all."""
+        if kms is None:
+            description = "jwtseal POST /encode: signs with the key set from Secrets Manager"
+            where = {"JWTSEAL_SECRET_ID": storage.secret.secret_arn}
+        else:
+            description = "jwtseal POST /encode: signs with AWS KMS keys; reads no secret"
+            where = {"JWTSEAL_BUCKET": storage.bucket.bucket_name, **kms.environment}
+        encoder = Handler(
+            self,
+            "Encoder",
+            code=code,
+            handler="jwtseal.aws.encode.handler",
+            description=description,
+            environment={**environment, **where, "JWTSEAL_SECRET_CACHE_TTL": "300"},
+            timeout=cdk.Duration.seconds(10),
+        )
+        if kms is None:
+            encoder.allow(["secretsmanager:GetSecretValue"], [storage.secret.secret_arn])
+        else:
+            kms.grant_signing(encoder, storage)
+        return encoder
 
     def _jwks_method(self, storage: KeyStorage) -> None:
         """S3 ``GetObject`` through API Gateway; the integration responses are required.

@@ -11,6 +11,13 @@
   the bare sources: never deploy that.
 - ``jwtseal:retainKeys`` (``true``): keep the secret and the bucket when the
   stack is deleted.
+- ``jwtseal:signer`` (``local``): ``aws-kms`` makes every key an asymmetric
+  KMS key that never leaves KMS (see ``kms.py``); the encoder then reads no
+  secret.
+- ``jwtseal:kmsKeyRing`` (``jwtseal``): the ``jwtseal:ring`` tag of the KMS
+  keys, so stacks sharing an account keep apart.
+- ``jwtseal:kmsDeletionDays`` (``30``): KMS's waiting period, 7 to 30 days,
+  before a key that left the JWKS is deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ __all__ = ["PROJECT_ROOT", "StackConfig"]
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+_RING: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _flag(value: Any, name: str, default: bool) -> bool:
@@ -53,6 +61,9 @@ class StackConfig:
     api_key_hashes: tuple[str, ...] = ()
     bundle: bool = True
     retain_keys: bool = True
+    signer: str = "local"
+    kms_key_ring: str = "jwtseal"
+    kms_deletion_days: int = 30
     project_root: Path = PROJECT_ROOT
 
     @classmethod
@@ -64,4 +75,19 @@ class StackConfig:
             api_key_hashes=_hashes(node.try_get_context("jwtseal:apiKeyHashes")),
             bundle=_flag(node.try_get_context("jwtseal:bundle"), "jwtseal:bundle", True),
             retain_keys=_flag(node.try_get_context("jwtseal:retainKeys"), "jwtseal:retainKeys", True),
+            **_kms(node),
         )
+
+
+def _kms(node: Node) -> dict[str, Any]:
+    """The KMS signing context, checked; raises ValueError naming the bad key."""
+    signer = str(node.try_get_context("jwtseal:signer") or "local")
+    if signer not in ("local", "aws-kms"):
+        raise ValueError(f"Context jwtseal:signer must be local or aws-kms, not {signer!r}.")
+    ring = str(node.try_get_context("jwtseal:kmsKeyRing") or "jwtseal")
+    if not _RING.fullmatch(ring):
+        raise ValueError(f"Context jwtseal:kmsKeyRing: {ring!r} is not 1 to 128 letters, digits, - or _.")
+    days = str(node.try_get_context("jwtseal:kmsDeletionDays") or "30")
+    if not days.isdigit() or not 7 <= int(days) <= 30:
+        raise ValueError(f"Context jwtseal:kmsDeletionDays must be 7 to 30, not {days!r}.")
+    return {"signer": signer, "kms_key_ring": ring, "kms_deletion_days": int(days)}

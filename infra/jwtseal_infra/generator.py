@@ -13,6 +13,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from .handler import Handler
+from .kms import KmsSigning
 from .storage import KeyStorage
 
 __all__ = ["KeyGenerator"]
@@ -22,7 +23,8 @@ class KeyGenerator(Construct):
     """Creates the key set on Create, rotates it on each ``Version`` change, never deletes it.
 
     Its role may write the secret (compare-and-swap on the ``AWSCURRENT``
-    label) and put ``jwks.json``; nothing else.
+    label) and put ``jwks.json``; nothing else. With ``kms``, it makes and
+    retires the ring's KMS keys too, and puts ``keyring.json`` for the encoder.
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class KeyGenerator(Construct):
         code: lambda_.Code,
         version: str,
         api_key_hashes: Sequence[str],
+        kms: KmsSigning | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = Handler(
@@ -45,6 +48,7 @@ class KeyGenerator(Construct):
             environment={
                 "JWTSEAL_SECRET_ID": storage.secret.secret_arn,
                 "JWTSEAL_BUCKET": storage.bucket.bucket_name,
+                **(kms.environment if kms else {}),
             },
             timeout=cdk.Duration.seconds(60),
             memory_size=512,
@@ -58,6 +62,8 @@ class KeyGenerator(Construct):
             [storage.secret.secret_arn],
         )
         self.handler.allow(["s3:PutObject"], [storage.jwks_arn])
+        if kms is not None:
+            kms.grant_rotation(self.handler, storage)
         provider = cr.Provider(
             self,
             "Provider",

@@ -10,6 +10,7 @@ from constructs import Construct
 from .api import TokenApi
 from .config import StackConfig
 from .generator import KeyGenerator
+from .kms import KmsSigning
 from .packaging import lambda_code
 from .storage import KeyStorage
 
@@ -23,6 +24,9 @@ class JwtsealStack(cdk.Stack):
         super().__init__(scope, construct_id, description="jwtseal: JWTs anyone can verify", **kwargs)
         code = lambda_code(config.project_root, bundle=config.bundle)
         storage = KeyStorage(self, "Keys", retain=config.retain_keys)
+        kms = None
+        if config.signer == "aws-kms":
+            kms = KmsSigning(self, "Kms", ring=config.kms_key_ring, deletion_days=config.kms_deletion_days)
         generator = KeyGenerator(
             self,
             "Generator",
@@ -30,8 +34,9 @@ class JwtsealStack(cdk.Stack):
             code=code,
             version=config.key_version,
             api_key_hashes=config.api_key_hashes,
+            kms=kms,
         )
-        api = TokenApi(self, "Tokens", storage=storage, code=code)
+        api = TokenApi(self, "Tokens", storage=storage, code=code, kms=kms)
         api.encoder.function.node.add_dependency(generator.key_set)  # no signer before its keys
         cdk.CfnOutput(self, "ApiUrl", value=api.base_url)
         cdk.CfnOutput(self, "JwksUri", value=api.jwks_uri)

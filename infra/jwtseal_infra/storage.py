@@ -9,9 +9,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-__all__ = ["JWKS_KEY", "KeyStorage"]
+__all__ = ["JWKS_KEY", "KEYRING_KEY", "KeyStorage"]
 
 JWKS_KEY: Final = "jwks.json"
+KEYRING_KEY: Final = "keyring.json"
+"""With KMS signing: the key ring's states and public keys, no private key, for the encoder."""
 
 
 class KeyStorage(Construct):

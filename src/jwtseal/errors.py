@@ -32,7 +32,9 @@ HTTP edge.
     │   ├── JwksUnavailable         jwks_unavailable
     │   └── InvalidKey              invalid_key
     └── KeyStoreError               key_store_error
-        └── ConcurrentUpdate        key_store_error (another writer won; retry)
+        ├── ConcurrentUpdate        key_store_error (another writer won; retry)
+        └── SigningUnavailable      signing_unavailable (the KMS throttles, is out of reach,
+                                    or refuses the key; retry after ``retry_after`` seconds)
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ __all__ = [
     "PayloadTooLarge",
     "RequestError",
     "ReservedClaim",
+    "SigningUnavailable",
     "TokenError",
     "TokenRejected",
     "TtlTooLong",
@@ -270,3 +273,18 @@ class ConcurrentUpdate(KeyStoreError):
     """Another writer changed the store after it was read; nothing was overwritten."""
 
     default_detail = "The key store was changed by another writer; nothing was overwritten."
+
+
+class SigningUnavailable(KeyStoreError):
+    """The service that holds the private key cannot sign now; nothing was signed.
+
+    A ``KeyStoreError``, so a key ring that meets it while reloading keeps its
+    last good key set, as for any unreadable store.
+    """
+
+    code = "signing_unavailable"
+    default_detail = "The signing key cannot be used right now; retry later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -22,6 +22,8 @@ from .errors import KeyStoreError
 from .keys import SigningKey, VerifyingKey
 from .keyset import KeySet, from_document, to_document
 from .rotation import RotationPolicy, initial_keyset, is_due, maintain, revoke, rotate
+from .signers.base import KeySigner
+from .signers.local import LocalSigner
 from .stores.base import KeyStore
 
 __all__ = ["KeyRing", "KeyRingView"]
@@ -51,7 +53,11 @@ class KeyRingView:
 
 
 class KeyRing:
-    """Loads, creates, rotates and serves the key set of one store."""
+    """Loads, creates, rotates and serves the key set of one store.
+
+    ``signer`` holds the private halves (in memory by default, or a KMS);
+    ``make_key``, when given, replaces its way of making new keys.
+    """
 
     def __init__(
         self,
@@ -59,13 +65,15 @@ class KeyRing:
         policy: RotationPolicy,
         *,
         clock: Callable[[], float] = time.time,
-        make_key: Callable[[str], SigningKey] = SigningKey.generate,
+        make_key: Callable[[str], SigningKey] | None = None,
         check_interval: float = CHECK_INTERVAL,
+        signer: KeySigner | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
+        self.signer = signer or LocalSigner()
         self._clock = clock
-        self._make_key = make_key
+        self._make_key = make_key or self.signer.generate
         self._check_interval = check_interval
         self._view: KeyRingView | None = None
         self._next_check = 0.0
@@ -109,7 +117,7 @@ class KeyRing:
         document = self.store.load()
         if document is None:
             raise KeyStoreError("The key store holds no key set.")
-        from_document(document)
+        from_document(document, self.signer.load)
 
     def find(self, kid: str) -> VerifyingKey | None:
         """The published key with ``kid``: the verifier's key source."""
@@ -149,14 +157,15 @@ class KeyRing:
             if not is_due(keyset, now):
                 return None
             changed = maintain(keyset, self.policy, now, self._make_key)
-            self._save_locked(changed)
+            self._save_locked(changed, keyset)
         self._next_check = 0.0
         return changed
 
     def _change(self, step: Callable[[KeySet, int], KeySet]) -> KeySet:
         with self.store.lock():
-            keyset = step(self._load_locked(), self.now())
-            self._save_locked(keyset)
+            before = self._load_locked()
+            keyset = step(before, self.now())
+            self._save_locked(keyset, before)
         self._next_check = 0.0
         return keyset
 
@@ -176,18 +185,23 @@ class KeyRing:
                 self._save_locked(keyset)
                 revision = self.store.revision()
             else:
-                keyset = from_document(document)
+                keyset = from_document(document, self.signer.load)
         return KeyRingView.of(keyset, revision)
 
     def _load_locked(self) -> KeySet:
         document = self.store.load()
         if document is None:
             return initial_keyset(self.policy, self.now(), self._make_key)
-        return from_document(document)
+        return from_document(document, self.signer.load)
 
-    def _save_locked(self, keyset: KeySet) -> None:
+    def _save_locked(self, keyset: KeySet, before: KeySet | None = None) -> None:
+        """Save and publish; then the signer may let go of the keys that left the JWKS."""
         self.store.save(to_document(keyset))
         self.store.publish(keyset.jwks())
+        if before is not None:
+            gone = {record.kid for record in before.keys} - {record.kid for record in keyset.keys}
+            if gone:
+                self.signer.release(gone)
 
     def now(self) -> int:
         """The key ring's clock, in whole Unix seconds."""

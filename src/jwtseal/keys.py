@@ -7,7 +7,7 @@ a key cannot be used with another algorithm ("alg switching").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ._algorithms import ALGORITHMS, Algorithm, PrivateKey, PublicKey, Signer, Verifier
 from ._jwk import (
@@ -78,19 +78,22 @@ class SigningKey:
     """A private key bound to one algorithm; its ``kid`` is its RFC 7638 thumbprint.
 
     ``repr`` and ``str`` show only ``kid`` and ``alg``: key material never
-    reaches a log by accident.
+    reaches a log by accident. A key made by :meth:`held_elsewhere` has no
+    private half here at all: ``held_by`` names the service that signs.
     """
 
     kid: str
     algorithm: Algorithm
-    _key: PrivateKey = field(compare=False)
+    _key: PrivateKey | None = field(compare=False)
     public: VerifyingKey = field(compare=False)
     header_segment: str = field(compare=False)
     header_prefix: bytes = field(compare=False)  # header_segment + ".", ready to sign after
     _sign: Signer = field(init=False, compare=False)  # the key bound once: see Algorithm
+    held_by: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_sign", self.algorithm.signer(self._key))
+        if self._key is not None:
+            object.__setattr__(self, "_sign", self.algorithm.signer(self._key))
 
     @property
     def alg(self) -> str:
@@ -129,11 +132,29 @@ class SigningKey:
         header = encode_header(algorithm.name, kid)
         return cls(kid, algorithm, key, public, header, f"{header}.".encode("ascii"))
 
+    @classmethod
+    def held_elsewhere(cls, public: VerifyingKey, sign: Signer, held_by: str) -> SigningKey:
+        """A key whose private half another service keeps (a KMS key): ``sign`` asks it.
+
+        ``held_by`` (the KMS key's ARN, say) is what the key store keeps
+        beside the public JWK; see :meth:`to_private_jwk`.
+        """
+        header = encode_header(public.alg, public.kid)
+        key = cls(public.kid, public.algorithm, None, public, header, f"{header}.".encode("ascii"), held_by)
+        object.__setattr__(key, "_sign", sign)
+        return key
+
     def sign(self, signing_input: bytes) -> bytes:
         return self._sign(signing_input)
 
     def to_private_jwk(self) -> dict[str, str]:
-        """The private JWK, for a key store only: never publish or log it."""
+        """The private JWK, for a key store only: never publish or log it.
+
+        A key held elsewhere has none: its stored form is the public JWK and
+        ``held_by``.
+        """
+        if self._key is None:
+            return {**cast("dict[str, str]", self.public.to_jwk()), "held_by": self.held_by or ""}
         public = {**public_members(self._key.public_key()), "kid": self.kid, "use": "sig", "alg": self.alg}
         return {**public, **private_members(self._key)}
 

@@ -6,6 +6,7 @@ The stored form carries each key's state and times, so the whole lifecycle
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -18,6 +19,9 @@ __all__ = ["KeyRecord", "KeySet", "KeyState"]
 
 KeyState = Literal["next", "current", "retired"]
 FORMAT: Final = "jwtseal/keyset-v1"
+
+LoadKey = Callable[[dict[str, Any]], SigningKey]
+"""Rebuilds a signing key from its stored JWK: the signer's side of the stored form."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +104,11 @@ def to_document(keyset: KeySet) -> dict[str, Any]:
     }
 
 
-def from_document(document: Any) -> KeySet:
+def from_document(document: Any, load_key: LoadKey = SigningKey.from_private_jwk) -> KeySet:
     """Rebuild a key set, refusing anything that is not exactly a valid one.
+
+    ``load_key`` rebuilds the keys that sign (the current and next ones):
+    a private JWK by default, a KMS key for the ``aws-kms`` signer.
 
     Raises:
         KeyStoreError: wrong format, a bad key, or not exactly one current
@@ -110,7 +117,9 @@ def from_document(document: Any) -> KeySet:
     try:
         if document["format"] != FORMAT:
             raise KeyStoreError("The key store has an unknown format.")
-        keyset = KeySet(int(document["version"]), tuple(map(_record, document["keys"])))
+        keyset = KeySet(
+            int(document["version"]), tuple(_record(entry, load_key) for entry in document["keys"])
+        )
     except (KeyError, TypeError, ValueError, InvalidKey) as exc:
         raise KeyStoreError("The key store is corrupt; refusing to use it.") from exc
     states = [record.state for record in keyset.keys]
@@ -120,11 +129,11 @@ def from_document(document: Any) -> KeySet:
     return keyset
 
 
-def _record(entry: dict[str, Any]) -> KeyRecord:
+def _record(entry: dict[str, Any], load_key: LoadKey) -> KeyRecord:
     state = entry["state"]
     if state not in ("next", "current", "retired"):
         raise ValueError("unknown key state")
-    signing = None if state == "retired" else SigningKey.from_private_jwk(entry["jwk"])
+    signing = None if state == "retired" else load_key(entry["jwk"])
     public = signing.public if signing else VerifyingKey.from_jwk(entry["jwk"])
     removes_at = entry["removes_at"]
     return KeyRecord(

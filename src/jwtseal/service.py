@@ -19,7 +19,8 @@ from .issuer import Issuer
 from .jwks_cache import CacheEvent, JWKSCache
 from .keyring import KeyRing
 from .rotation import RotationPolicy
-from .settings import Settings
+from .settings import Settings, environment
+from .signers import KeySigner, open_signer
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
 from .verifier import ANY_AUDIENCE, Verifier
@@ -56,11 +57,17 @@ class Service:
         settings: Settings,
         store: KeyStore | None = None,
         on_remote_event: CacheEventHook | None = None,
+        signer: KeySigner | None = None,
     ) -> Service:
         """Wire the library for ``settings``; the key set is created when missing.
 
+        ``signer`` defaults to the one ``JWTSEAL_SIGNER`` names (the AWS KMS
+        one reads its own variables from the environment, as boto3 does).
+
         Raises:
             KeyStoreError: the store is unreadable or corrupt.
+            SigningUnavailable: the KMS holding the keys cannot be used now.
+            SettingsError, ImportError: see :func:`jwtseal.signers.open_signer`.
         """
         rotation = RotationPolicy(
             algorithm=settings.algorithm,
@@ -69,7 +76,8 @@ class Service:
             leeway=settings.leeway,
             jwks_max_age=settings.jwks_max_age,
         )
-        keyring = KeyRing(store or FileKeyStore(settings.data_dir), rotation)
+        signer = signer or open_signer(settings, environment())
+        keyring = KeyRing(store or FileKeyStore(settings.data_dir), rotation, signer=signer)
         keyring.view()
         claims = ClaimsPolicy(
             issuer=settings.issuer,

@@ -68,6 +68,15 @@ def _algorithm(value: str) -> str:
     return value
 
 
+SIGNERS: Final = ("local", "aws-kms")
+
+
+def _signer(value: str) -> str:
+    if value not in SIGNERS:
+        raise ValueError(f"choose one of {', '.join(SIGNERS)}")
+    return value
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -155,6 +164,14 @@ SETTINGS: Final = (
         "seconds the AWS store reuses the secret it read",
         "5 for serve, 300 in the Lambda functions",
     ),
+    Setting(
+        "signer",
+        _signer,
+        "local",
+        "local (jwtseal holds the private keys) or aws-kms (each key an asymmetric AWS KMS key"
+        " that never leaves KMS; region and credentials from the usual AWS variables)",
+        "local",
+    ),
 )
 
 
@@ -183,6 +200,7 @@ class Settings:
     secret_id: str | None = None
     bucket: str | None = None
     secret_cache_ttl: int | None = None
+    signer: str = "local"
 
     def __repr__(self) -> str:
         shown = "'**********'" if self.api_keys else "()"

@@ -6,7 +6,9 @@ Each module is one Lambda function of the stack in ``infra/``:
   resource and the daily maintenance schedule): creates, rotates and
   publishes the key set;
 - :mod:`jwtseal.aws.encode`: ``POST /encode``, signs with the key set read
-  from Secrets Manager (cached per warm container);
+  from Secrets Manager (cached per warm container), or with
+  ``JWTSEAL_SIGNER=aws-kms`` through KMS with the key ring's public copy in
+  S3 (:mod:`jwtseal.aws.keyring_object`), reading no secret;
 - :mod:`jwtseal.aws.decode`: ``POST /decode``, verifies against a JWKS URI
   with the library's remote verifier; it reads nothing private.
 

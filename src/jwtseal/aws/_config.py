@@ -22,10 +22,11 @@ from ..settings import Settings, SettingsError
 from ..stores.aws import AwsKeyStore
 
 if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["AwsSettings", "s3_client", "secrets_client", "store_from_environ"]
+__all__ = ["AwsSettings", "kms_client", "s3_client", "secrets_client", "store_from_environ"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +37,17 @@ class AwsSettings:
 
     @classmethod
     def load(
-        cls, environ: Mapping[str, str], *, need_bucket: bool = False, default_ttl: int = 300
+        cls,
+        environ: Mapping[str, str],
+        *,
+        need_bucket: bool = False,
+        default_ttl: int = 300,
+        need_secret: bool = True,
     ) -> AwsSettings:
         """Raises SettingsError naming the variable that is missing or not valid."""
         secret_id = environ.get("JWTSEAL_SECRET_ID", "")
         bucket = environ.get("JWTSEAL_BUCKET") or None
-        if not secret_id:
+        if need_secret and not secret_id:
             raise SettingsError("JWTSEAL_SECRET_ID must name the secret that holds the key set.")
         if need_bucket and bucket is None:
             raise SettingsError("JWTSEAL_BUCKET must name the bucket the JWKS is published to.")
@@ -71,6 +77,16 @@ def secrets_client() -> SecretsManagerClient:
 def s3_client() -> S3Client:
     boto3, config = _boto3()
     client: S3Client = boto3.client("s3", config=config)
+    return client
+
+
+def kms_client() -> KMSClient:
+    """A KMS client for signing: short timeouts and one retry, so a throttled KMS answers 503 soon."""
+    boto3, _ = _boto3()
+    from botocore.config import Config  # noqa: PLC0415 - imported by _boto3 already
+
+    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
+    client: KMSClient = boto3.client("kms", config=config)
     return client
 
 

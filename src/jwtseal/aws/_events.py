@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._json import loads_object
-from ..errors import InvalidRequest, JwtsealError, PayloadTooLarge, Unauthorized
+from ..errors import InvalidRequest, JwtsealError, PayloadTooLarge, SigningUnavailable, Unauthorized
 from ..http.problems import Problem, problem, problem_for
 from ..http.routing import MAX_BODY
 from ..settings import environment
@@ -88,6 +88,8 @@ def respond(handle: Callable[[ApiRequest], LambdaResponse], event: Event) -> Lam
         return handle(ApiRequest.of(event))
     except Unauthorized as exc:
         return problem_response(problem_for(exc), {"WWW-Authenticate": "Bearer"})
+    except SigningUnavailable as exc:
+        return problem_response(problem_for(exc), {"Retry-After": str(exc.retry_after)})
     except JwtsealError as exc:
         return problem_response(problem_for(exc))
     except Exception:  # a bug: logged whole for the operator, opaque for the caller

@@ -20,11 +20,15 @@ from ..apikeys import ApiKeys
 from ..errors import Unauthorized
 from ..service import Service
 from ..settings import Settings
+from ..signers import KeySigner, open_signer
 from ..stores.aws import AwsKeyStore
-from ._config import AwsSettings, secrets_client
+from ..stores.base import KeyStore
+from ._config import AwsSettings, s3_client, secrets_client
 from ._events import ApiRequest, Entry, Event, LambdaResponse, json_response, respond
+from .keyring_object import KeyRingObject
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = ["EncodeHandler", "handler"]
@@ -34,22 +38,37 @@ class EncodeHandler:
     """Signs the claims of an authorized request with the current key."""
 
     def __init__(
-        self, settings: Settings, store: AwsKeyStore, client: SecretsManagerClient | None = None
+        self,
+        settings: Settings,
+        store: KeyStore,
+        client: SecretsManagerClient | S3Client | None = None,
+        signer: KeySigner | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.signer = signer
         self._client = client
         self._service: Service | None = None
         self._fixed_keys = ApiKeys.from_keys(settings.api_keys) if settings.api_keys else None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> EncodeHandler:
-        """Raises SettingsError: a variable is missing or not valid."""
+        """Raises SettingsError: a variable is missing or not valid.
+
+        With ``JWTSEAL_SIGNER=aws-kms`` it signs with KMS and reads the key
+        ring from ``keyring.json`` in ``JWTSEAL_BUCKET``: no secret at all.
+        """
         settings = Settings.load(environ)
+        signer = open_signer(settings, environ)
+        if settings.signer == "aws-kms":
+            aws = AwsSettings.load(environ, need_bucket=True, need_secret=False)
+            assert aws.bucket is not None
+            s3 = s3_client()
+            return cls(settings, KeyRingObject(s3, aws.bucket, cache_ttl=aws.secret_cache_ttl), s3, signer)
         aws = AwsSettings.load(environ)
         client = secrets_client()
         store = AwsKeyStore(client, aws.secret_id, cache_ttl=aws.secret_cache_ttl, read_only=True)
-        return cls(settings, store, client)
+        return cls(settings, store, client, signer)
 
     def __call__(self, event: Event, context: object = None) -> LambdaResponse:
         return respond(self._encode, event)
@@ -80,7 +99,7 @@ class EncodeHandler:
             KeyStoreError: unreadable, corrupt, or no key set yet.
         """
         if self._service is None:
-            self._service = Service.open(self.settings, store=self.store)
+            self._service = Service.open(self.settings, store=self.store, signer=self.signer)
         return self._service
 
     def _authorize(self, header: str | None) -> None:

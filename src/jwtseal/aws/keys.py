@@ -34,9 +34,12 @@ from ..keys import SigningKey
 from ..keyset import KeySet
 from ..rotation import RotationPolicy
 from ..settings import Settings
+from ..signers import KeySigner, open_signer
 from ..stores.aws import AwsKeyStore, ConcurrentUpdate
+from ..stores.base import KeyStore
 from ._config import AwsSettings, s3_client, secrets_client
 from ._events import Entry, Event
+from .keyring_object import KeyRingCopy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,7 +80,11 @@ def api_key_hashes(value: Any) -> list[str] | None:
 
 
 class KeysHandler:
-    """Creates, rotates, maintains and publishes the key set of one secret and bucket."""
+    """Creates, rotates, maintains and publishes the key set of one secret and bucket.
+
+    The key ring writes through ``ring_store``: ``store`` itself, or for KMS
+    keys a :class:`KeyRingCopy` of it that also feeds the encoder.
+    """
 
     def __init__(
         self,
@@ -85,12 +92,16 @@ class KeysHandler:
         store: AwsKeyStore,
         *,
         clock: Callable[[], float] = time.time,
-        make_key: Callable[[str], SigningKey] = SigningKey.generate,
+        make_key: Callable[[str], SigningKey] | None = None,
         attempts: int = 3,
         clients: tuple[SecretsManagerClient, S3Client] | None = None,
+        signer: KeySigner | None = None,
+        ring_store: KeyStore | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
+        self.ring_store = ring_store or store
+        self.signer = signer
         self._clock = clock
         self._make_key = make_key
         self._attempts = attempts
@@ -98,12 +109,19 @@ class KeysHandler:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> KeysHandler:
-        """Raises SettingsError: a variable is missing or not valid."""
+        """Raises SettingsError: a variable is missing or not valid.
+
+        With ``JWTSEAL_SIGNER=aws-kms`` the keys are KMS keys and the key set
+        is copied to ``keyring.json`` for the encoder (see :mod:`.keyring_object`).
+        """
         settings = Settings.load(environ)
         aws = AwsSettings.load(environ, need_bucket=True)
+        assert aws.bucket is not None
         secrets, s3 = secrets_client(), s3_client()
         store = AwsKeyStore(secrets, aws.secret_id, s3=s3, bucket=aws.bucket, max_age=settings.jwks_max_age)
-        return cls(rotation_policy(settings), store, clients=(secrets, s3))
+        copy = KeyRingCopy(store, s3, aws.bucket) if settings.signer == "aws-kms" else None
+        signer = open_signer(settings, environ)
+        return cls(rotation_policy(settings), store, clients=(secrets, s3), signer=signer, ring_store=copy)
 
     def __call__(self, event: Event, context: object = None) -> dict[str, Any]:
         """Raises ValueError (an unknown event or bad property) or KeyStoreError: the event failed."""
@@ -134,12 +152,14 @@ class KeysHandler:
             client.close()
 
     def _keyring(self) -> KeyRing:
-        return KeyRing(self.store, self.policy, clock=self._clock, make_key=self._make_key)
+        return KeyRing(
+            self.ring_store, self.policy, clock=self._clock, make_key=self._make_key, signer=self.signer
+        )
 
     def _publish(self) -> KeySet:
         """The stored key set (made when there is none), published again."""
         keyset = self._keyring().view().keyset
-        self.store.publish(keyset.jwks())
+        self.ring_store.publish(keyset.jwks())
         return keyset
 
     def _rotate(self) -> KeySet:
@@ -161,8 +181,8 @@ class KeysHandler:
         return {"changed": changed is not None}
 
     def _save_hashes(self, hashes: list[str]) -> None:
-        if self.store.load_api_key_hashes() != hashes:
-            self.store.save_api_key_hashes(hashes)
+        if self.ring_store.load_api_key_hashes() != hashes:
+            self.ring_store.save_api_key_hashes(hashes)
 
     def _retry(self, step: Callable[[], T]) -> T:
         """Run ``step``, again on the winner's key set when a concurrent write won."""

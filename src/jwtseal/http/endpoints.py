@@ -6,6 +6,7 @@ No crypto, claims policy or caching lives here; ``facts`` on each response
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,13 +16,13 @@ from .._jws import parse_header
 from .._token import SignedToken
 from ..apikeys import ApiKeys
 from ..errors import InvalidRequest, KeyStoreError, Unauthorized
-from ..issuer import IssuedToken
+from ..issuer import IssuedToken, UnsignedToken
 from ..keyring import KeyRingView
 from ..service import Service
 from .batch import CryptoBatch
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
-from .routing import Answer, Deferred, Request, Response
+from .routing import Answer, Request, Response
 
 __all__ = ["Endpoints"]
 
@@ -112,11 +113,20 @@ class Endpoints:
         }
         return _json_response(document, [(b"cache-control", self.cache_control)])
 
-    def encode(self, request: Request) -> Deferred:
-        """Checked and encoded now; signed with the other requests of this loop turn."""
+    def encode(self, request: Request) -> Answer:
+        """Checked and encoded now; signed with the other requests of this loop turn.
+
+        A key held elsewhere (a KMS key) signs over the network: in a thread,
+        so the loop serves other requests meanwhile.
+        """
         self._authorize(request.header(b"authorization"))
         unsigned = self.service.issuer.prepare(_json_object(request))
+        if unsigned.key.held_by is not None:
+            return self._encode_elsewhere(unsigned)
         return self.batch.submit(unsigned.sign, _issued, request.path)
+
+    async def _encode_elsewhere(self, unsigned: UnsignedToken) -> Response:
+        return _issued(await asyncio.to_thread(unsigned.sign))
 
     def decode(self, request: Request) -> Answer:
         """Own keys and cached remote keys verify in this loop turn's batch; other remote keys are awaited."""
@@ -164,6 +174,8 @@ class Endpoints:
         keyring = self.service.keyring
         key = keyring.view().signing_key
         keyring.check_store()
+        if key.held_by is not None:  # a KMS checks its keys itself, and every answer is verified
+            return _json_response({"status": "ready", "kid": key.kid})
         if not key.public.verify(_PROBE, key.sign(_PROBE)):  # pragma: no cover - a broken backend
             raise KeyStoreError("The signing key failed a signature round trip.")
         return _json_response({"status": "ready", "kid": key.kid})

@@ -9,6 +9,26 @@ from .._algorithms import SUPPORTED_ALGORITHMS
 __all__ = ["openapi_document"]
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
+_PROBLEM_CONTENT = {
+    "application/problem+json": {
+        "schema": {
+            "type": "object",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string"},
+            },
+        }
+    }
+}
+_SIGNING_UNAVAILABLE = {
+    "description": "signing_unavailable: the key store or the KMS cannot sign now; retry after Retry-After",
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},
+    "content": _PROBLEM_CONTENT,
+}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -86,7 +106,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "required": True,
                         "content": {"application/json": {"schema": encode_request}},
                     },
-                    "responses": {"200": _json(encode_response, "The signed token"), "4XX": _PROBLEM},
+                    "responses": {
+                        "200": _json(encode_response, "The signed token"),
+                        "4XX": _PROBLEM,
+                        "503": _SIGNING_UNAVAILABLE,
+                    },
                 }
             },
             "/decode": {
@@ -133,24 +157,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
-                "Problem": {
-                    "description": "RFC 9457 problem details",
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["type", "title", "status", "detail", "code"],
-                                "properties": {
-                                    "type": {"type": "string"},
-                                    "title": {"type": "string"},
-                                    "status": {"type": "integer"},
-                                    "detail": {"type": "string"},
-                                    "code": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                }
+                "Problem": {"description": "RFC 9457 problem details", "content": _PROBLEM_CONTENT}
             },
         },
     }

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..errors import JwtsealError, Unauthorized
+from ..errors import JwtsealError, SigningUnavailable, Unauthorized
 from .problems import Problem, problem, problem_for
 
 __all__ = [
@@ -166,6 +166,8 @@ def error_response(exc: Exception, path: str) -> Response:
     """jwtseal's errors become their problem; anything else a bare 500 problem, details in the log."""
     if isinstance(exc, Unauthorized):
         return Response.problem(problem_for(exc), [(b"www-authenticate", b"Bearer")])
+    if isinstance(exc, SigningUnavailable):
+        return Response.problem(problem_for(exc), [(b"retry-after", b"%d" % exc.retry_after)])
     if isinstance(exc, JwtsealError):
         return Response.problem(problem_for(exc))
     log_failure("unhandled error", exc, path)
