@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from .jwks import PublicKeySet
 from .logs import configure_logging
 from .service import Service, remote_jwks
 from .settings import Settings, SettingsError, settings_help
-from .stores import KeyStore, open_store
+from .stores import KeyStore, StoreUnreachable, open_store
 from .verifier import Verifier, inspect
 
 P = ParamSpec("P")
@@ -105,11 +106,16 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     configure_logging()
     settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
     store = open_store(settings.data_dir, os.environ)
-    service = _open(settings, store)  # a corrupt store stops here, before any worker starts
+    if settings.key_encryption_key is None:
+        logging.getLogger("jwtseal.keys").warning(
+            "private keys are kept unencrypted in 0600 files; set JWTSEAL_KEY_ENCRYPTION_KEY to wrap them",
+            extra={"fields": {"store": repr(store)}},
+        )
+    _open(settings, store)  # a corrupt store stops here, before any worker starts
     if settings.api_keys:
         api_keys = ApiKeys.from_keys(settings.api_keys)
     else:
-        api_keys, new_key = ApiKeys.from_store(service.keyring.store)
+        api_keys, new_key = _stored_api_keys(store)
         if new_key is not None:
             click.echo(f"jwtseal: API key for POST /encode (shown once, only its hash is kept): {new_key}")
     try:
@@ -127,6 +133,23 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
         with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
             os.environ["JWTSEAL_METRICS_DIR"] = metrics_dir
             run_workers(workers, sock)
+
+
+STORE_RETRY_SECONDS = 2.0
+
+
+def _stored_api_keys(store: KeyStore) -> tuple[ApiKeys, str | None]:
+    """The API key hashes of the store; a networked store that is away is waited for.
+
+    (Set ``JWTSEAL_API_KEYS`` and a replica starts listening at once, its
+    ``/readyz`` answering 503 until the store is back.)
+    """
+    while True:
+        try:
+            return ApiKeys.from_store(store)
+        except StoreUnreachable as exc:
+            click.echo(f"jwtseal: waiting for the key store: {exc.detail}", err=True)
+            time.sleep(STORE_RETRY_SECONDS)
 
 
 @main.command()
@@ -261,3 +284,16 @@ def revoke(kid: str, data_dir: Path | None) -> None:
 def print_jwks(data_dir: Path | None) -> None:
     """Print the public JWKS."""
     _echo_json(_service(data_dir=data_dir).keyring.view().keyset.jwks())
+
+
+@keys.command()
+@data_dir_option
+@_fail_cleanly
+def rewrap(data_dir: Path | None) -> None:
+    """Wrap every private key again under the first key-encryption key."""
+    service = _service(data_dir=data_dir)
+    keyset = service.keyring.rewrap()
+    wrapping = service.keyring.wrapping
+    assert wrapping is not None  # rewrap refuses to run without one
+    signing = sum(1 for record in keyset.keys if record.signing is not None)
+    click.echo(f"rewrapped {signing} private key(s) under key-encryption key {wrapping.primary_id}")

@@ -27,8 +27,10 @@ HTTP edge.
     │   ├── JwksUriNotAllowed       jwks_uri_not_allowed
     │   ├── JwksUnavailable         jwks_unavailable
     │   └── InvalidKey              invalid_key
-    └── KeyStoreError               key_store_error
-        └── ConcurrentUpdate        key_store_error (another writer won; retry)
+    ├── KeyStoreError               key_store_error
+    │   ├── ConcurrentUpdate        key_store_error (another writer won; retry)
+    │   └── StoreUnreachable        key_store_error (a networked store is away; in stores/base.py)
+    └── SigningUnavailable          signing_unavailable (503 with Retry-After)
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ __all__ = [
     "PayloadTooLarge",
     "RequestError",
     "ReservedClaim",
+    "SigningUnavailable",
     "TokenError",
     "TtlTooLong",
     "Unauthorized",
@@ -193,3 +196,14 @@ class ConcurrentUpdate(KeyStoreError):
     """Another writer changed the store after it was read; nothing was overwritten."""
 
     default_detail = "The key store was changed by another writer; nothing was overwritten."
+
+
+class SigningUnavailable(JwtsealError):
+    """Nothing may sign right now (the key store or the KMS is away); ``retry_after`` seconds."""
+
+    code = "signing_unavailable"
+    default_detail = "Signing is unavailable right now; try again later."
+
+    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

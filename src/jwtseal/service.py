@@ -17,7 +17,7 @@ from .issuer import Issuer
 from .keyring import KeyRing
 from .remote import RemoteEvent, RemoteJWKS
 from .rotation import RotationPolicy
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
 from .verifier import PendingToken, Verifier
@@ -49,8 +49,14 @@ class Service:
     ) -> Service:
         """Wire the library for ``settings``; the key set is created when missing.
 
+        Private keys are wrapped under ``settings.key_encryption_key`` when it
+        is set. A networked store (PostgreSQL) is refreshed in the background
+        and, when unreachable at start, waited for rather than fatal.
+
         Raises:
-            KeyStoreError: the store is unreadable or corrupt.
+            KeyStoreError: the store is unreadable or corrupt (a private key no
+                configured KEK opens is named).
+            SettingsError: the store holds only wrapped keys and no KEK is set.
         """
         rotation = RotationPolicy(
             algorithm=settings.algorithm,
@@ -59,8 +65,11 @@ class Service:
             leeway=settings.leeway,
             jwks_max_age=settings.jwks_max_age,
         )
-        keyring = KeyRing(store or FileKeyStore(settings.data_dir), rotation)
-        keyring.view()
+        store = store or FileKeyStore(settings.data_dir)
+        if store.needs_key_encryption and settings.key_encryption_key is None:
+            raise SettingsError(f"{store!r} needs a key-encryption key: set JWTSEAL_KEY_ENCRYPTION_KEY.")
+        keyring = KeyRing(store, rotation, wrapping=settings.key_encryption_key, background=store.networked)
+        keyring.start()
         claims = ClaimsPolicy(
             issuer=settings.issuer,
             token_ttl=settings.token_ttl,

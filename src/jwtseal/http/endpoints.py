@@ -13,7 +13,7 @@ from .. import __version__
 from .._json import dumps_ascii, loads_object
 from .._jws import parse_header
 from ..apikeys import ApiKeys
-from ..errors import InvalidRequest, KeyStoreError, Unauthorized
+from ..errors import InvalidRequest, KeyStoreError, SigningUnavailable, Unauthorized
 from ..issuer import IssuedToken
 from ..keyring import KeyRingView
 from ..service import Service
@@ -21,6 +21,7 @@ from ..verifier import SignedToken
 from .batch import CryptoBatch
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
+from .problems import problem_for
 from .routing import Answer, Deferred, Request, Response
 
 __all__ = ["Endpoints"]
@@ -112,9 +113,16 @@ class Endpoints:
         }
         return _json_response(document, [(b"cache-control", self.cache_control)])
 
-    def encode(self, request: Request) -> Deferred:
-        """Checked and encoded now; signed with the other requests of this loop turn."""
+    def encode(self, request: Request) -> Deferred | Response:
+        """Checked and encoded now; signed with the other requests of this loop turn.
+
+        503 ``signing_unavailable`` with ``Retry-After`` while no key may sign.
+        """
         self._authorize(request.header(b"authorization"))
+        try:
+            self.service.keyring.check_signing()
+        except SigningUnavailable as exc:
+            return Response.problem(problem_for(exc), [(b"retry-after", b"%d" % exc.retry_after)])
         unsigned = self.service.issuer.prepare(_json_object(request))
         return self.batch.submit(unsigned.sign, _issued, request.path)
 
@@ -158,8 +166,12 @@ class Endpoints:
     def readyz(self, request: Request) -> Response:
         """Keys loaded, the store readable right now, and a signature round trip.
 
+        A networked store is not read here: the background refresh's outcome
+        answers, "Waiting for the key store" before the first load and
+        "Degraded" while it is unreachable (both 503).
+
         Raises:
-            KeyStoreError: the store cannot be read or is corrupt.
+            KeyStoreError: the store cannot be read or is corrupt, or waited for, or degraded.
         """
         keyring = self.service.keyring
         key = keyring.view().signing_key

@@ -36,6 +36,7 @@ STATUS_BY_CODE: Final = MappingProxyType(
         "not_found": 404,
         "method_not_allowed": 405,
         "key_store_error": 503,
+        "signing_unavailable": 503,
         "jwtseal_error": 500,
     }
 )
