@@ -92,10 +92,13 @@ class PostgresKeyStore(KeyStore):
 
     def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
         self.url = url
-        facts = conninfo_to_dict(url)
+        self._connection: psycopg.Connection[Any] | None = None
+        try:
+            facts = conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise KeyStoreError("JWTSEAL_STORE is not a PostgreSQL URL psycopg can use.") from exc
         self._where = f"{facts.get('host', 'localhost')}:{facts.get('port', 5432)}/{facts.get('dbname', '')}"
         self._connect_timeout = connect_timeout
-        self._connection: psycopg.Connection[Any] | None = None
         self._mutex = threading.RLock()
         self._loaded_at: dict[str, int | None] = {}  # the revision each document was read at
 
@@ -106,6 +109,11 @@ class PostgresKeyStore(KeyStore):
         """Close the connection; the next call opens a new one."""
         with self._mutex:
             self._drop()
+
+    def __del__(self) -> None:
+        connection = self._connection
+        if connection is not None:  # a store dropped without close(): end its session too
+            connection.close()
 
     @contextmanager
     def lock(self) -> Iterator[None]:
