@@ -39,9 +39,9 @@ def _binary(name: str) -> str:
     return found[-1]
 
 
-def _as_postgres() -> dict[str, str]:
-    """Popen's ``user``/``group`` as root: the server's PID is then the postmaster's own."""
-    return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+def _as_postgres() -> str | None:
+    """Popen's ``user`` and ``group`` as root: the server's PID is then the postmaster's own."""
+    return "postgres" if os.geteuid() == 0 else None
 
 
 class PostgresServer:
@@ -68,7 +68,8 @@ class PostgresServer:
             check=True,
             capture_output=True,
             cwd=self.root,
-            **_as_postgres(),  # type: ignore[call-overload]
+            user=_as_postgres(),
+            group=_as_postgres(),
         )
 
     def start(self, timeout: float = 60) -> None:
@@ -90,7 +91,9 @@ class PostgresServer:
             "-c", "max_connections=60",
         ]  # fmt: skip
         with log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.root, **_as_postgres())
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=log, cwd=self.root, user=_as_postgres(), group=_as_postgres()
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

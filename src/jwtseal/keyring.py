@@ -241,7 +241,11 @@ class KeyRing:
             self.refresh()
         if not is_due(self.view().keyset, self.now()):
             return None
-        return self._write(self._maintained)
+        try:
+            return self._write(self._maintained)
+        except KeyStoreError as exc:
+            self._problem = exc.detail  # a rotation that cannot be written: degraded until it can
+            raise
 
     def _maintained(self) -> KeySet | None:
         keyset, now = self._load_locked(), self.now()
@@ -294,6 +298,8 @@ class KeyRing:
                 logger.info("the key store changed under a write; reloading", extra={"fields": {}})
                 continue
             self._next_check = 0.0
+            if self._background:
+                self.refresh()  # serve what was just written, not the key set it replaced
             return changed
 
     def _load_or_create(self) -> KeyRingView:
