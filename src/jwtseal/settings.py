@@ -181,7 +181,8 @@ class Settings:
         given = {name: value for name, value in flags.items() if value is not None}
         host, port = given.pop("host", DEFAULT_HOST), int(given.pop("port", DEFAULT_PORT))
         values = {setting.name: _pick(setting, given, environ) for setting in SETTINGS}
-        values["key_encryption_key"] = values["key_encryption_key"] or _key_encryption_key_file(environ)
+        kek_from_file = _key_encryption_key_file(environ)
+        values["key_encryption_key"] = values["key_encryption_key"] or kek_from_file
         if values["issuer"] is None:
             values["issuer"] = base_url(host, port)
         settings = cls(host=host, port=port, **values)
