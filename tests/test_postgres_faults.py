@@ -170,3 +170,19 @@ def test_signing_stops_at_the_current_keys_retirement_while_the_database_is_away
         own_postgres.start()
         again = wait_for(lambda: _answer(running, 200), "a rotation once the database is back")
         assert again.json()["kid"] != issued.json()["kid"]
+
+
+def test_without_api_keys_in_the_environment_serve_waits_for_the_database_to_read_them(
+    own_postgres: PostgresServer, database: str, tmp_path: Path
+) -> None:
+    kek = KeyEncryptionKeys.generate()
+    own_postgres.stop()
+    env = replica_environ(database, kek, tmp_path / "data")
+    del env["JWTSEAL_API_KEYS"]
+    with replica(tmp_path, "replica", env, ready=False) as running:
+        wait_for(lambda: "waiting for the key store" in running.log.read_text(), "serve to say it waits")
+        own_postgres.start()
+        wait_for(lambda: _readiness(running)[0] == 200, "the replica to start once the database is up")
+    log = running.log.read_text()
+    assert "API key for POST /encode (shown once" in log
+    assert "unencrypted" not in log  # a KEK is set: nothing to warn about

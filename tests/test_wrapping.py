@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -13,6 +14,7 @@ from jwtseal import FileKeyStore, KeyRing, KeyStoreError, RotationPolicy, Settin
 from jwtseal.cli import main
 from jwtseal.keyset import from_document, to_document
 from jwtseal.wrapping import KeyEncryptionKeys
+from tests.servers import serve
 from tests.tokens import sign_claims
 
 POLICY = RotationPolicy(algorithm="ES256")
@@ -209,3 +211,9 @@ def test_cli_keys_rewrap_reports_the_kek_and_refuses_without_one(tmp_path: Path)
     assert refused.exit_code == 1
     assert "key_store_error" in refused.output
     assert "no key-encryption key is set" in refused.output
+
+
+def test_serve_without_a_kek_says_once_that_private_keys_are_unencrypted(tmp_path: Path) -> None:
+    with serve(tmp_path, "--workers", "1", JWTSEAL_API_KEYS="env-key", JWTSEAL_ALGORITHM="ES256") as server:
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        assert server.logs().count("private keys are kept unencrypted in 0600 files") == 1

@@ -106,11 +106,6 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     configure_logging()
     settings = Settings.load(os.environ, host=host, port=port, data_dir=data_dir)
     store = open_store(settings.data_dir, os.environ)
-    if settings.key_encryption_key is None:
-        logging.getLogger("jwtseal.keys").warning(
-            "private keys are kept unencrypted in 0600 files; set JWTSEAL_KEY_ENCRYPTION_KEY to wrap them",
-            extra={"fields": {"store": repr(store)}},
-        )
     _open(settings, store)  # a corrupt store stops here, before any worker starts
     if settings.api_keys:
         api_keys = ApiKeys.from_keys(settings.api_keys)
@@ -123,6 +118,11 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     except OSError as exc:
         click.echo(f"cannot_listen: {settings.host}:{settings.port}: {os.strerror(exc.errno or 0)}", err=True)
         sys.exit(1)
+    if settings.key_encryption_key is None:
+        logging.getLogger("jwtseal.keys").warning(
+            "private keys are kept unencrypted in 0600 files; set JWTSEAL_KEY_ENCRYPTION_KEY to wrap them",
+            extra={"fields": {"store": repr(store)}},
+        )
     workers = workers or _available_cores()
     click.echo(f"jwtseal: serving {settings.issuer} with {workers} worker(s); JWKS at {settings.jwks_uri}")
     with sock:
