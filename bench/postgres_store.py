@@ -109,26 +109,33 @@ def main() -> None:
                 processes.append(process)
                 encode, decode = write_bodies(url, workdir, name)
                 servers[name] = (process.pid, url, encode, decode)
-            results: dict[tuple[str, str], list[float]] = {}
-            for _ in range(args.rounds):
+            results: dict[tuple[str, str], list[Sample]] = {}
+            for round_number in range(args.rounds):
+                order = list(servers.items())
+                order = order if round_number % 2 == 0 else order[::-1]  # who goes first alternates
                 for key in ("encode", "decode"):
-                    for name, (pid, url, encode, decode) in servers.items():
+                    for name, (pid, url, encode, decode) in order:
                         headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
                         bodies = encode if key == "encode" else decode
                         case = Case(key, key, "POST", f"/{key}", bodies, headers if key == "encode" else {})
-                        sample = measure(url, case, args.seconds, pid)
-                        results.setdefault((key, name), []).append(sample.rps)
+                        results.setdefault((key, name), []).append(measure(url, case, args.seconds, pid))
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
     print(f"RS256, {args.rounds} rounds x {args.seconds} s, server on core 0, wrk on core 1 (medians)")
-    print("| case | file store req/s | PostgreSQL store req/s | PostgreSQL / file |")
-    print("|---|---:|---:|---:|")
+    print("| case | file req/s | PostgreSQL req/s | ratio | file req/CPU-s | PostgreSQL req/CPU-s | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for key in ("encode", "decode"):
-        file_rps = statistics.median(results[(key, "file")])
-        pg_rps = statistics.median(results[(key, "postgres")])
-        print(f"| /{key} | {file_rps:,.0f} | {pg_rps:,.0f} | {pg_rps / file_rps:.3f} |")
+        file_samples, pg_samples = results[(key, "file")], results[(key, "postgres")]
+        file_rps = statistics.median(sample.rps for sample in file_samples)
+        pg_rps = statistics.median(sample.rps for sample in pg_samples)
+        file_cpu = statistics.median(sample.per_cpu_second for sample in file_samples)
+        pg_cpu = statistics.median(sample.per_cpu_second for sample in pg_samples)
+        print(
+            f"| /{key} | {file_rps:,.0f} | {pg_rps:,.0f} | {pg_rps / file_rps:.3f} "
+            f"| {file_cpu:,.0f} | {pg_cpu:,.0f} | {pg_cpu / file_cpu:.3f} |"
+        )
 
 
 if __name__ == "__main__":
