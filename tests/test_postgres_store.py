@@ -143,7 +143,7 @@ def test_a_writer_that_loses_the_swap_reloads_and_rotates_once_on_the_winners_ke
     keys = wrapping()
     rival = KeyRing(PostgresKeyStore(url), POLICY, wrapping=keys)
     start = rival.view().keyset
-    racing = KeyRing(Racing(url, rival, races=1), POLICY, wrapping=keys)
+    racing = KeyRing(Racing(url, rival, races=1), POLICY, wrapping=keys, background=True)
     rotated = racing.rotate()
     assert rotated.version == start.version + 2  # the rival's rotation, then ours on top of it
     kids = [record.kid for record in rotated.keys]
@@ -154,7 +154,7 @@ def test_a_writer_that_loses_every_swap_gives_up_with_concurrent_update(url: str
     keys = wrapping()
     rival = KeyRing(PostgresKeyStore(url), POLICY, wrapping=keys)
     rival.view()
-    racing = KeyRing(Racing(url, rival, races=3), POLICY, wrapping=keys)
+    racing = KeyRing(Racing(url, rival, races=3), POLICY, wrapping=keys, background=True)
     with pytest.raises(ConcurrentUpdate):
         racing.rotate()
 

@@ -280,19 +280,20 @@ class KeyRing:
         return changed
 
     def _write(self, attempt: Callable[[], KeySet | None]) -> KeySet | None:
-        """Run a read-modify-write under the store's lock; a lost swap reloads and retries.
+        """Run a read-modify-write under the store's lock; in the background a lost swap reloads and retries.
 
         Raises:
             ConcurrentUpdate: lost every attempt (never expected under the lock).
             KeyStoreError: the store is unreachable, unreadable or corrupt.
         """
         attempts = 1
+        allowed = WRITE_ATTEMPTS if self._background else 1  # others retry where they choose (aws/keys.py)
         while True:
             try:
                 with self.store.lock():
                     changed = attempt()
             except ConcurrentUpdate:
-                if attempts == WRITE_ATTEMPTS:
+                if attempts == allowed:
                     raise
                 attempts += 1
                 logger.info("the key store changed under a write; reloading", extra={"fields": {}})
