@@ -22,6 +22,7 @@ from jwtseal.http.routing import Router
 from jwtseal.http.server import HttpServer
 from jwtseal.service import Service
 from jwtseal.settings import Settings
+from tests.postgres_fixtures import PostgresServer, running_postgres
 
 API_KEY = "test-api-key-0123456789"
 
@@ -129,3 +130,10 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
 @pytest.fixture
 def running(start_service: StartService) -> RunningService:
     return start_service()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL on 127.0.0.1 for the session (tests/postgres_fixtures.py)."""
+    with running_postgres() as server:
+        yield server

@@ -51,7 +51,7 @@ def _error_classes() -> list[type[jwtseal.JwtsealError]]:
 
 def test_every_error_class_has_a_code_and_a_status() -> None:
     classes = _error_classes()
-    assert len(classes) == 29
+    assert len(classes) == 30
     for cls in classes:
         assert cls.code in STATUS_BY_CODE, cls
         assert cls().detail

@@ -1,9 +1,7 @@
 """The documentation and the code list the same endpoints, settings, commands and error codes.
 
 The docs are the contract: what they list must exist, and what exists must
-be listed. ``docs/planned.md`` holds what the contract fixes but the code
-does not have yet; nothing on it may exist in the code, and nothing else in
-the docs may name it, so no page claims more than the code does.
+be listed, so no page claims more or less than the code does.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from tests.conftest import RunningService
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
-PLANNED = DOCS / "planned.md"
 SRC = ROOT / "src" / "jwtseal"
 
 _VARIABLE = re.compile(r"\bJWTSEAL_[A-Z0-9_]*[A-Z0-9]\b")
@@ -44,7 +41,7 @@ def _read(path: Path) -> str:
 
 
 def _contract_pages() -> dict[str, str]:
-    return {path.name: _read(path) for path in sorted(DOCS.glob("*.md")) if path != PLANNED}
+    return {path.name: _read(path) for path in sorted(DOCS.glob("*.md"))}
 
 
 def _all_docs() -> str:
@@ -174,22 +171,6 @@ def test_every_option_of_a_command_is_in_its_section(name: str) -> None:
         if option.startswith("--")
     ]
     assert [option for option in options if f"`{option}" not in section and f"[{option}" not in section] == []
-
-
-# -- planned ---------------------------------------------------------------
-
-
-def test_nothing_planned_exists_in_the_code_or_is_named_elsewhere_in_the_docs() -> None:
-    planned = _read(PLANNED)
-    planned_variables = set(_VARIABLE.findall(planned))
-    planned_errors = {code for _, code in _ERROR_ROW.findall(planned)}
-    planned_commands = set(_COMMAND_ROW.findall(planned))
-    planned_algorithms = set(_ALGORITHM.findall(planned))
-    assert planned_variables.isdisjoint(_code_variables()), "built: move it to settings.md"
-    assert planned_variables.isdisjoint(_VARIABLE.findall(_all_docs()))
-    assert planned_errors.isdisjoint(code for _, code in _code_errors()), "built: move it to http-api.md"
-    assert planned_commands.isdisjoint(_code_commands()), "built: move it to cli.md"
-    assert planned_algorithms.isdisjoint(jwtseal.SUPPORTED_ALGORITHMS), "built: move it to settings.md"
 
 
 def test_every_page_is_in_the_nav() -> None:

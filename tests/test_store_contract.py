@@ -1,7 +1,9 @@
 """One suite, every key store: the KeyStore interface and the KeyRing on top of it.
 
-The ``backend`` fixture runs each test against the embedded file store and
-the AWS store (Secrets Manager and S3 on a moto server on 127.0.0.1).
+The ``backend`` fixture runs each test against the embedded file store, the
+AWS store (Secrets Manager and S3 on a moto server on 127.0.0.1), and the
+PostgreSQL store (a fresh database on the session's real PostgreSQL, with a
+key-encryption key: that store holds private keys only wrapped).
 Two store objects on the same backend play two processes (or replicas).
 """
 
@@ -13,13 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from jwtseal import FileKeyStore, KeyRing, KeyStore, KeyStoreError, RotationPolicy, Verifier
 from jwtseal.apikeys import ApiKeys
-from jwtseal.keyset import to_document
+from jwtseal.keyset import from_document, to_document
 from jwtseal.stores.aws import FORMAT, AwsKeyStore
+from jwtseal.stores.postgres import PostgresKeyStore
+from jwtseal.wrapping import KeyEncryptionKeys
 from tests.aws_fixtures import MotoAws, moto_server
+from tests.postgres_fixtures import PostgresServer
 from tests.tokens import sign_claims
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -36,6 +42,7 @@ class Backend:
     private_text: Callable[[], str]
     write_raw: Callable[[str], None]
     write_keyset: Callable[[Any], None]
+    wrapping: KeyEncryptionKeys | None = None
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +104,56 @@ def _aws_backend(aws: MotoAws) -> Backend:
     )
 
 
-@pytest.fixture(params=["file", "aws"])
+def _postgres_backend(url: str) -> Backend:
+    def row(name: str) -> str | None:
+        PostgresKeyStore(url).revision()  # the store makes its tables on first use
+        with psycopg.connect(url) as connection:
+            found = connection.execute(
+                "SELECT body FROM jwtseal_documents WHERE name = %s", (name,)
+            ).fetchone()
+        return None if found is None else str(found[0])
+
+    def published() -> Any:
+        body = row("jwks")
+        return None if body is None else json.loads(body)
+
+    def write_raw(text: str) -> None:
+        row("keyset")
+        with psycopg.connect(url) as connection:
+            connection.execute(
+                "INSERT INTO jwtseal_documents (name, revision, body) VALUES ('keyset', 1, %s) "
+                "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, revision = 2",
+                (text,),
+            )
+
+    return Backend(
+        "postgres",
+        lambda: PostgresKeyStore(url),
+        published,
+        lambda: (row("keyset") or "") + (row("api_keys") or ""),
+        write_raw,
+        lambda document: write_raw(json.dumps(document)),
+        KeyEncryptionKeys.parse(KeyEncryptionKeys.generate()),
+    )
+
+
+@pytest.fixture(params=["file", "aws", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "file":
         return _file_backend(tmp_path / "data")
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return _postgres_backend(server.new_database())
     return _aws_backend(request.getfixturevalue("aws"))
 
 
-def ring(store: KeyStore, policy: RotationPolicy = POLICY) -> KeyRing:
-    return KeyRing(store, policy, check_interval=0)
+def ring(backend: Backend, policy: RotationPolicy = POLICY) -> KeyRing:
+    return KeyRing(backend.make(), policy, check_interval=0, wrapping=backend.wrapping)
+
+
+def private_halves_kept(entry: dict[str, Any]) -> bool:
+    """A key that signs keeps its private half: in the clear, or wrapped beside its public JWK."""
+    return "d" in entry["jwk"] or ("wrapped" in entry and "d" not in entry["jwk"])
 
 
 def test_an_empty_store_has_no_key_set_no_revision_and_no_api_keys(backend: Backend) -> None:
@@ -120,12 +168,12 @@ def test_an_empty_store_has_no_key_set_no_revision_and_no_api_keys(backend: Back
 def test_the_first_view_creates_a_key_set_and_publishes_only_public_keys(
     backend: Backend, algorithm: str
 ) -> None:
-    keyring = ring(backend.make(), RotationPolicy(algorithm=algorithm))
+    keyring = ring(backend, RotationPolicy(algorithm=algorithm))
     view = keyring.view()
     document = backend.make().load()
     assert document is not None
     assert [entry["state"] for entry in document["keys"]] == ["current", "next"]
-    assert all("d" in entry["jwk"] for entry in document["keys"])  # both can sign: private halves kept
+    assert all(private_halves_kept(entry) for entry in document["keys"])  # both can sign
     published = backend.published()
     assert [key["kid"] for key in published["keys"]] == [view.keyset.current.kid, view.keyset.next.kid]
     for key in published["keys"]:
@@ -146,7 +194,7 @@ def test_saved_documents_round_trip_and_change_the_revision(backend: Backend) ->
 
 
 def test_rotation_promotes_the_next_key_and_keeps_the_old_one_published(backend: Backend) -> None:
-    keyring = ring(backend.make())
+    keyring = ring(backend)
     before = keyring.view().keyset
     token = sign_claims(before.signing_key, {"sub": "alice"})
     after = keyring.rotate()
@@ -154,11 +202,11 @@ def test_rotation_promotes_the_next_key_and_keeps_the_old_one_published(backend:
     assert after.version == before.version + 1
     published = [key["kid"] for key in backend.published()["keys"]]
     assert published == [after.current.kid, after.next.kid, before.current.kid]
-    assert Verifier(ring(backend.make())).verify(token).claims["sub"] == "alice"
+    assert Verifier(ring(backend)).verify(token).claims["sub"] == "alice"
 
 
 def test_a_rotation_by_another_process_is_picked_up_by_revision(backend: Backend) -> None:
-    ours, theirs = ring(backend.make()), ring(backend.make())
+    ours, theirs = ring(backend), ring(backend)
     old = ours.view().signing_key.kid
     rotated = theirs.rotate()
     assert ours.view().signing_key.kid == rotated.current.kid != old
@@ -176,12 +224,13 @@ def test_api_key_hashes_are_kept_shared_and_never_the_keys(backend: Backend) -> 
 
 
 def test_key_set_and_api_key_hashes_do_not_overwrite_each_other(backend: Backend) -> None:
-    keyring = ring(backend.make())
+    keyring = ring(backend)
     keyring.view()
     backend.make().save_api_key_hashes(["a" * 64])
     keyring.rotate()
     assert backend.make().load_api_key_hashes() == ["a" * 64]
-    assert backend.make().load() == to_document(keyring.view().keyset)
+    stored = from_document(backend.make().load(), backend.wrapping)
+    assert to_document(stored) == to_document(keyring.view().keyset)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +252,7 @@ def test_a_corrupt_store_is_refused_and_left_as_it_was(
     write(backend)
     before = backend.private_text()
     with pytest.raises(KeyStoreError, match=r"corrupt|unknown format|refusing"):
-        ring(backend.make()).view()
+        ring(backend).view()
     assert backend.private_text() == before
     assert backend.published() is None
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -28,7 +30,7 @@ from .jwks import PublicKeySet
 from .logs import configure_logging
 from .service import Service, jwks_cache
 from .settings import Settings, SettingsError, environment, settings_help, worker_environment
-from .stores import KeyStore, open_store
+from .stores import KeyStore, StoreUnreachable, open_store
 from .verifier import ANY_AUDIENCE, Verifier
 
 P = ParamSpec("P")
@@ -122,11 +124,11 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     configure_logging()
     settings = Settings.load(environment(), host=host, port=port, data_dir=data_dir)
     store = open_store(settings.data_dir, environment())
-    service = _open(settings, store)  # a corrupt store stops here, before any worker starts
+    _open(settings, store)  # a corrupt store stops here, before any worker starts
     if settings.api_keys:
         api_keys = ApiKeys.from_keys(settings.api_keys)
     else:
-        api_keys, new_key = ApiKeys.from_store(service.keyring.store)
+        api_keys, new_key = _stored_api_keys(store)
         if new_key is not None:
             click.echo(f"jwtseal: API key for POST /encode (shown once, only its hash is kept): {new_key}")
     try:
@@ -134,6 +136,11 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     except OSError as exc:
         click.echo(f"cannot_listen: {settings.host}:{settings.port}: {os.strerror(exc.errno or 0)}", err=True)
         sys.exit(1)
+    if settings.key_encryption_key is None:
+        logging.getLogger("jwtseal.keys").warning(
+            "private keys are kept unencrypted in 0600 files; set JWTSEAL_KEY_ENCRYPTION_KEY to wrap them",
+            extra={"fields": {"store": repr(store)}},
+        )
     workers = workers or _available_cores()
     click.echo(f"jwtseal: serving {settings.issuer} with {workers} worker(s); JWKS at {settings.jwks_uri}")
     with sock:
@@ -153,6 +160,23 @@ def _metrics_dir(settings: Settings) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:
         yield Path(metrics_dir)
+
+
+STORE_RETRY_SECONDS = 2.0
+
+
+def _stored_api_keys(store: KeyStore) -> tuple[ApiKeys, str | None]:
+    """The API key hashes of the store; a networked store that is away is waited for.
+
+    (Set ``JWTSEAL_API_KEYS`` and a replica starts listening at once, its
+    ``/readyz`` answering 503 until the store is back.)
+    """
+    while True:
+        try:
+            return ApiKeys.from_store(store)
+        except StoreUnreachable as exc:
+            click.echo(f"jwtseal: waiting for the key store: {exc.detail}", err=True)
+            time.sleep(STORE_RETRY_SECONDS)
 
 
 @main.command()
@@ -291,3 +315,16 @@ def revoke(kid: str, data_dir: Path | None) -> None:
 def print_jwks(data_dir: Path | None) -> None:
     """Print the public JWKS."""
     _echo_json(_service(data_dir=data_dir).keyring.view().keyset.jwks())
+
+
+@keys.command()
+@data_dir_option
+@_fail_cleanly
+def rewrap(data_dir: Path | None) -> None:
+    """Wrap every private key again under the first key-encryption key."""
+    service = _service(data_dir=data_dir)
+    keyset = service.keyring.rewrap()
+    wrapping = service.keyring.wrapping
+    assert wrapping is not None  # rewrap refuses to run without one
+    signing = sum(1 for record in keyset.keys if record.signing is not None)
+    click.echo(f"rewrapped {signing} private key(s) under key-encryption key {wrapping.primary_id}")

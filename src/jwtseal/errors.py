@@ -33,8 +33,10 @@ HTTP edge.
     │   └── InvalidKey              invalid_key
     └── KeyStoreError               key_store_error
         ├── ConcurrentUpdate        key_store_error (another writer won; retry)
-        └── SigningUnavailable      signing_unavailable (the KMS throttles, is out of reach,
-                                    or refuses the key; retry after ``retry_after`` seconds)
+        ├── StoreUnreachable        key_store_error (a networked store is away; in stores/base.py)
+        └── SigningUnavailable      signing_unavailable (503 with Retry-After: the KMS throttles,
+                                    is out of reach or refuses the key, or the key store is away
+                                    past the current key's retirement)
 """
 
 from __future__ import annotations

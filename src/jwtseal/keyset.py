@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 from ._jwk import Jwks
 from .errors import InvalidKey, KeyStoreError
 from .keys import SigningKey, VerifyingKey
+from .wrapping import KeyEncryptionKeys
 
 __all__ = ["KeyRecord", "KeySet", "KeyState"]
 
@@ -85,41 +86,56 @@ class KeySet:
         return {"keys": [record.public.to_jwk() for record in records]}
 
 
-def to_document(keyset: KeySet) -> dict[str, Any]:
-    """The stored form: private JWKs for keys that can sign, public ones otherwise."""
-    return {
-        "format": FORMAT,
-        "version": keyset.version,
-        "keys": [
-            {
-                "state": r.state,
-                "created_at": r.created_at,
-                "activates_at": r.activates_at,
-                "retires_at": r.retires_at,
-                "removes_at": r.removes_at,
-                "jwk": r.signing.to_private_jwk() if r.signing else r.public.to_jwk(),
-            }
-            for r in keyset.keys
-        ],
+def to_document(keyset: KeySet, wrapping: KeyEncryptionKeys | None = None) -> dict[str, Any]:
+    """The stored form: private JWKs for keys that can sign, public ones otherwise.
+
+    With ``wrapping`` a key that can sign keeps its public JWK in the clear
+    and its private JWK sealed beside it (see :mod:`jwtseal.wrapping`).
+    """
+    return {"format": FORMAT, "version": keyset.version, "keys": [_entry(r, wrapping) for r in keyset.keys]}
+
+
+def _entry(record: KeyRecord, wrapping: KeyEncryptionKeys | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "state": record.state,
+        "created_at": record.created_at,
+        "activates_at": record.activates_at,
+        "retires_at": record.retires_at,
+        "removes_at": record.removes_at,
     }
+    if record.signing is None:
+        entry["jwk"] = record.public.to_jwk()
+    elif wrapping is None:
+        entry["jwk"] = record.signing.to_private_jwk()
+    else:
+        entry["jwk"] = record.public.to_jwk()
+        entry["wrapped"] = wrapping.wrap(record.kid, record.signing.to_private_jwk())
+    return entry
 
 
-def from_document(document: Any, load_key: LoadKey = SigningKey.from_private_jwk) -> KeySet:
+def from_document(
+    document: Any,
+    wrapping: KeyEncryptionKeys | None = None,
+    load_key: LoadKey = SigningKey.from_private_jwk,
+) -> KeySet:
     """Rebuild a key set, refusing anything that is not exactly a valid one.
 
-    ``load_key`` rebuilds the keys that sign (the current and next ones):
-    a private JWK by default, a KMS key for the ``aws-kms`` signer.
+    Private keys in the clear are read with or without ``wrapping`` (a file
+    store that adopts a KEK wraps them on its next write, or on
+    ``jwtseal keys rewrap``). ``load_key`` rebuilds the keys that sign (the
+    current and next ones): a private JWK by default, a KMS key for the
+    ``aws-kms`` signer.
 
     Raises:
-        KeyStoreError: wrong format, a bad key, or not exactly one current
-            and one next key.
+        KeyStoreError: wrong format, a bad key, not exactly one current and
+            one next key, or a wrapped key that no configured KEK opens (the
+            message names the key id).
     """
     try:
         if document["format"] != FORMAT:
             raise KeyStoreError("The key store has an unknown format.")
-        keyset = KeySet(
-            int(document["version"]), tuple(_record(entry, load_key) for entry in document["keys"])
-        )
+        records = tuple(_record(entry, wrapping, load_key) for entry in document["keys"])
+        keyset = KeySet(int(document["version"]), records)
     except (KeyError, TypeError, ValueError, InvalidKey) as exc:
         raise KeyStoreError("The key store is corrupt; refusing to use it.") from exc
     states = [record.state for record in keyset.keys]
@@ -129,11 +145,11 @@ def from_document(document: Any, load_key: LoadKey = SigningKey.from_private_jwk
     return keyset
 
 
-def _record(entry: dict[str, Any], load_key: LoadKey) -> KeyRecord:
+def _record(entry: dict[str, Any], wrapping: KeyEncryptionKeys | None, load_key: LoadKey) -> KeyRecord:
     state = entry["state"]
     if state not in ("next", "current", "retired"):
         raise ValueError("unknown key state")
-    signing = None if state == "retired" else load_key(entry["jwk"])
+    signing = None if state == "retired" else _signing_key(entry, wrapping, load_key)
     public = signing.public if signing else VerifyingKey.from_jwk(entry["jwk"])
     removes_at = entry["removes_at"]
     return KeyRecord(
@@ -145,3 +161,23 @@ def _record(entry: dict[str, Any], load_key: LoadKey) -> KeyRecord:
         None if removes_at is None else int(removes_at),
         signing,
     )
+
+
+def _signing_key(entry: dict[str, Any], wrapping: KeyEncryptionKeys | None, load_key: LoadKey) -> SigningKey:
+    """The private half of a key that signs: in the clear, or unwrapped.
+
+    Raises:
+        KeyStoreError: wrapped, and no KEK is set or none opens it.
+        InvalidKey, KeyError, TypeError: a malformed entry.
+    """
+    if "wrapped" not in entry:
+        return load_key(entry["jwk"])
+    kid = entry["jwk"]["kid"]
+    if not isinstance(kid, str):
+        raise TypeError("kid must be a string")
+    if wrapping is None:
+        raise KeyStoreError(
+            f"The private key {kid} is encrypted at rest, and no key-encryption key is set "
+            "(JWTSEAL_KEY_ENCRYPTION_KEY or JWTSEAL_KEY_ENCRYPTION_KEY_FILE)."
+        )
+    return load_key(wrapping.unwrap(kid, entry["wrapped"]))  # the AAD binds kid

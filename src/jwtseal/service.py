@@ -19,7 +19,7 @@ from .issuer import Issuer
 from .jwks_cache import CacheEvent, JWKSCache
 from .keyring import KeyRing
 from .rotation import RotationPolicy
-from .settings import Settings, environment
+from .settings import Settings, SettingsError, environment
 from .signers import KeySigner, open_signer
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
@@ -63,11 +63,17 @@ class Service:
 
         ``signer`` defaults to the one ``JWTSEAL_SIGNER`` names (the AWS KMS
         one reads its own variables from the environment, as boto3 does).
+        Private keys are wrapped under ``settings.key_encryption_key`` when it
+        is set. A networked store (PostgreSQL) is refreshed in the background
+        and, when unreachable at start, waited for rather than fatal.
 
         Raises:
-            KeyStoreError: the store is unreadable or corrupt.
+            KeyStoreError: the store is unreadable or corrupt (a private key no
+                configured KEK opens is named).
             SigningUnavailable: the KMS holding the keys cannot be used now.
-            SettingsError, ImportError: see :func:`jwtseal.signers.open_signer`.
+            SettingsError: the store holds only wrapped keys and no KEK is set;
+                see also :func:`jwtseal.signers.open_signer`.
+            ImportError: see :func:`jwtseal.signers.open_signer`.
         """
         rotation = RotationPolicy(
             algorithm=settings.algorithm,
@@ -76,9 +82,17 @@ class Service:
             leeway=settings.leeway,
             jwks_max_age=settings.jwks_max_age,
         )
-        signer = signer or open_signer(settings, environment())
-        keyring = KeyRing(store or FileKeyStore(settings.data_dir), rotation, signer=signer)
-        keyring.view()
+        store = store or FileKeyStore(settings.data_dir)
+        if store.needs_key_encryption and settings.key_encryption_key is None:
+            raise SettingsError(f"{store!r} needs a key-encryption key: set JWTSEAL_KEY_ENCRYPTION_KEY.")
+        keyring = KeyRing(
+            store,
+            rotation,
+            signer=signer or open_signer(settings, environment()),
+            wrapping=settings.key_encryption_key,
+            background=store.networked,
+        )
+        keyring.start()
         claims = ClaimsPolicy(
             issuer=settings.issuer,
             token_ttl=settings.token_ttl,

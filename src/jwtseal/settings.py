@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from ._algorithms import ALGORITHMS
 from ._netguard import AddressGuard
+from .wrapping import KeyEncryptionKeys
 
 __all__ = [
     "SETTINGS",
@@ -26,6 +27,7 @@ __all__ = [
     "SettingsError",
     "environment",
     "settings_help",
+    "store_url",
     "worker_environment",
 ]
 
@@ -104,6 +106,26 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
+def _store(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("give a postgresql:// URL, or leave it unset for the file store")
+    return value
+
+
+def _key_encryption_keys(value: str) -> KeyEncryptionKeys:
+    try:
+        return KeyEncryptionKeys.parse(value)
+    except ValueError as exc:
+        hint = "32 random bytes, base64url; a comma-separated list while rotating"
+        raise ValueError(f"{exc} ({hint})") from exc
+
+
+MAX_KEK_FILE: Final = 4096
+_SECRETS: Final = frozenset({"key_encryption_key", "store"})  # a URL may hold a password
+
+
 SETTINGS: Final = (
     Setting("data_dir", Path, Path(".jwtseal"), "where the embedded file store keeps keys", "./.jwtseal"),
     Setting("issuer", str, None, "the iss claim and the discovery issuer", "http://HOST:PORT"),
@@ -172,6 +194,22 @@ SETTINGS: Final = (
         " that never leaves KMS; region and credentials from the usual AWS variables)",
         "local",
     ),
+    Setting(
+        "store",
+        _store,
+        None,
+        "where the key ring lives: a postgresql:// URL for the PostgreSQL store shared by replicas",
+        "the file store in the data dir",
+    ),
+    Setting(
+        "key_encryption_key",
+        _key_encryption_keys,
+        None,
+        "key-encryption key wrapping every private key at rest (32 random bytes, base64url; "
+        "a comma-separated list while rotating: the first wraps, all unwrap); "
+        "or JWTSEAL_KEY_ENCRYPTION_KEY_FILE naming a file that holds it",
+        "unset: the file store keeps private keys in 0600 files",
+    ),
 )
 
 
@@ -201,6 +239,8 @@ class Settings:
     bucket: str | None = None
     secret_cache_ttl: int | None = None
     signer: str = "local"
+    store: str | None = None
+    key_encryption_key: KeyEncryptionKeys | None = None
 
     def __repr__(self) -> str:
         shown = "'**********'" if self.api_keys else "()"
@@ -219,6 +259,8 @@ class Settings:
         """
         given = {name: value for name, value in flags.items() if value is not None}
         values = {setting.name: _pick(setting, given, environ) for setting in SETTINGS}
+        kek_from_file = _key_encryption_key_file(environ)
+        values["key_encryption_key"] = values["key_encryption_key"] or kek_from_file
         if values["issuer"] is None:
             values["issuer"] = base_url(values["host"], int(values["port"]))
         settings = cls(**values)
@@ -226,7 +268,47 @@ class Settings:
             raise SettingsError("JWTSEAL_TOKEN_TTL must not exceed JWTSEAL_MAX_TOKEN_TTL.")
         if settings.jwks_max_age > settings.rotation_period:
             raise SettingsError("JWTSEAL_JWKS_MAX_AGE must not exceed JWTSEAL_ROTATION_PERIOD.")
+        if settings.store is not None and settings.key_encryption_key is None:
+            raise SettingsError(
+                "JWTSEAL_STORE=postgresql://... needs JWTSEAL_KEY_ENCRYPTION_KEY or "
+                "JWTSEAL_KEY_ENCRYPTION_KEY_FILE: a database dump must never hold a usable private key."
+            )
         return settings
+
+
+def store_url(environ: Mapping[str, str]) -> str | None:
+    """The ``JWTSEAL_STORE`` URL, or ``None`` for the file store.
+
+    Raises:
+        SettingsError: not a ``postgresql://`` URL.
+    """
+    setting = next(setting for setting in SETTINGS if setting.name == "store")
+    value: str | None = _pick(setting, {}, environ)
+    return value
+
+
+def _key_encryption_key_file(environ: Mapping[str, str]) -> KeyEncryptionKeys | None:
+    """The KEK from ``JWTSEAL_KEY_ENCRYPTION_KEY_FILE``, when it is set.
+
+    Raises:
+        SettingsError: both variables set, or the file unreadable, too big or not a KEK.
+    """
+    path = environ.get("JWTSEAL_KEY_ENCRYPTION_KEY_FILE")
+    if not path:
+        return None
+    if environ.get("JWTSEAL_KEY_ENCRYPTION_KEY"):
+        raise SettingsError("Set JWTSEAL_KEY_ENCRYPTION_KEY or JWTSEAL_KEY_ENCRYPTION_KEY_FILE, not both.")
+    try:
+        with open(path, "rb") as file:
+            text = file.read(MAX_KEK_FILE + 1).decode("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={path!r} cannot be read.") from exc
+    if len(text) > MAX_KEK_FILE:
+        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={path!r} is larger than {MAX_KEK_FILE} bytes.")
+    try:
+        return _key_encryption_keys(text.strip())
+    except ValueError as exc:  # never echo the file's content: it is a secret
+        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={path!r} is not valid: {exc}") from exc
 
 
 def _pick(setting: Setting, given: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
@@ -238,7 +320,8 @@ def _pick(setting: Setting, given: Mapping[str, Any], environ: Mapping[str, str]
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"{setting.variable}={raw!r} is not valid: {exc}") from exc
+        shown = "'**********'" if setting.name in _SECRETS else repr(raw)
+        raise SettingsError(f"{setting.variable}={shown} is not valid: {exc}") from exc
 
 
 def environment() -> Mapping[str, str]:

@@ -117,9 +117,11 @@ class Endpoints:
         """Checked and encoded now; signed with the other requests of this loop turn.
 
         A key held elsewhere (a KMS key) signs over the network: in a thread,
-        so the loop serves other requests meanwhile.
+        so the loop serves other requests meanwhile. 503 ``signing_unavailable``
+        with ``Retry-After`` while no key may sign (the routing's failure rule).
         """
         self._authorize(request.header(b"authorization"))
+        self.service.keyring.check_signing()
         unsigned = self.service.issuer.prepare(_json_object(request))
         if unsigned.key.held_by is not None:
             return self._encode_elsewhere(unsigned)
@@ -168,8 +170,12 @@ class Endpoints:
     def readyz(self, request: Request) -> Response:
         """Keys loaded, the store readable right now, and a signature round trip.
 
+        A networked store is not read here: the background refresh's outcome
+        answers, "Waiting for the key store" before the first load and
+        "Degraded" while it is unreachable (both 503).
+
         Raises:
-            KeyStoreError: the store cannot be read or is corrupt.
+            KeyStoreError: the store cannot be read or is corrupt, or waited for, or degraded.
         """
         keyring = self.service.keyring
         key = keyring.view().signing_key

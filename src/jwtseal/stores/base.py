@@ -9,15 +9,33 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ClassVar
 
 from .._jwk import Jwks
+from ..errors import KeyStoreError
 
-__all__ = ["KeyStore"]
+__all__ = ["KeyStore", "StoreUnreachable"]
+
+
+class StoreUnreachable(KeyStoreError):
+    """The store could not be reached just now (a network store): worth waiting for.
+
+    Unlike a corrupt store, this is not a reason to stop: a service keeps
+    its last good key set and tries again.
+    """
 
 
 class KeyStore(ABC):
-    """A place that keeps one key set and the hashes of the API keys."""
+    """A place that keeps one key set and the hashes of the API keys.
+
+    ``networked`` stores answer over the network: a service checks them from
+    a background task, never on the request path, and keeps serving from
+    memory while they are unreachable. ``needs_key_encryption`` stores refuse
+    to hold a private key in the clear.
+    """
+
+    networked: ClassVar[bool] = False
+    needs_key_encryption: ClassVar[bool] = False
 
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]:
