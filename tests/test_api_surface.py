@@ -18,9 +18,9 @@ def test_exported_names_are_pinned() -> None:
         "Issuer", "JWKSCache", "JwksError", "JwksUnavailable", "JwksUriNotAllowed", "JwtsealError",
         "KeyRing", "KeySource", "KeyState", "KeyStore", "KeyStoreError", "MalformedToken",
         "MissingClaim", "MissingKid", "NotYetValid", "PayloadTooLarge", "PublicKeySet", "RequestError",
-        "ReservedClaim", "RotationPolicy", "SigningKey", "SigningUnavailable", "TokenError", "TokenRejected", "TrustedIssuer",
-        "TtlTooLong", "Unauthorized", "UnknownKid", "UnverifiedToken", "VerifiedToken", "Verifier",
-        "VerifyingKey", "__version__", "inspect",
+        "ReservedClaim", "RotationPolicy", "SigningKey", "SigningUnavailable", "TokenError",
+        "TokenRejected", "TrustedIssuer", "TtlTooLong", "Unauthorized", "UnknownKid", "UnverifiedToken",
+        "VerifiedToken", "Verifier", "VerifyingKey", "__version__", "inspect",
     }  # fmt: skip
     for name in jwtseal.__all__:
         assert hasattr(jwtseal, name)

@@ -16,8 +16,10 @@ import psycopg
 import pytest
 
 import jwtseal.stores.postgres
-from jwtseal import ConcurrentUpdate, KeyRing, KeyStoreError, RotationPolicy, Service, Settings, SettingsError
+from jwtseal import ConcurrentUpdate, KeyRing, KeyStoreError, RotationPolicy
 from jwtseal.errors import SigningUnavailable
+from jwtseal.service import Service
+from jwtseal.settings import Settings, SettingsError
 from jwtseal.stores import StoreUnreachable, open_store
 from jwtseal.stores.postgres import SCHEMA_VERSION, PostgresKeyStore
 from jwtseal.wrapping import KeyEncryptionKeys

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from jwtseal import FileKeyStore, KeyRing, KeyStoreError, RotationPolicy, Settings, SettingsError, Verifier
+from jwtseal import FileKeyStore, KeyRing, KeyStoreError, RotationPolicy, Verifier
 from jwtseal.cli import main
 from jwtseal.keyset import from_document, to_document
+from jwtseal.settings import Settings, SettingsError
 from jwtseal.wrapping import KeyEncryptionKeys
 from tests.servers import serve
 from tests.tokens import sign_claims
@@ -41,7 +42,7 @@ def test_a_wrapped_file_store_holds_no_private_member_and_still_signs_and_verifi
         assert entry["wrapped"]["alg"] == "A256GCM"
     assert (tmp_path / "keys.json").stat().st_mode & 0o777 == 0o600
     reopened = KeyRing(FileKeyStore(tmp_path), POLICY, wrapping=wrapping)
-    assert Verifier(reopened).verify(token)["sub"] == "alice"
+    assert Verifier(reopened).verify(token).claims["sub"] == "alice"
     assert reopened.view().signing_key.kid == keyring.view().signing_key.kid
 
 

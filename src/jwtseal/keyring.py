@@ -201,7 +201,8 @@ class KeyRing:
             return
         view = self._view
         if view is None:
-            raise SigningUnavailable(f"Waiting for the key store: {self._problem}", retry_after=SIGNING_RETRY_AFTER)
+            detail = f"Waiting for the key store: {self._problem}"
+            raise SigningUnavailable(detail, retry_after=SIGNING_RETRY_AFTER)
         if self._problem is not None and self.now() >= view.keyset.current.retires_at:
             raise SigningUnavailable(
                 "The current key has reached its retirement time and the key store cannot be "
