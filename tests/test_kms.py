@@ -131,7 +131,9 @@ def stored_keys(service: Service) -> list[dict[str, Any]]:
 def test_tokens_signed_through_kms_verify_in_pyjwt_and_jwcrypto_against_the_published_jwks(
     ring: str, aws: MotoAws, tmp_path: Path, alg: str
 ) -> None:
-    with running_service(tmp_path, JWTSEAL_SIGNER="aws-kms", JWTSEAL_ALGORITHM=alg) as service:
+    with running_service(
+        tmp_path, JWTSEAL_SIGNER="aws-kms", JWTSEAL_KMS_KEY_RING=ring, JWTSEAL_ALGORITHM=alg
+    ) as service:
         token = service.token({"groceryList": ["milk", "eggs"]})
         jwks = service.client.get("/.well-known/jwks.json").json()
         issuer = service.settings.issuer
@@ -163,7 +165,7 @@ def test_panva_jose_verifies_kms_signed_tokens_from_the_jwks_url(ring: str, tmp_
     with ExitStack() as stack:
         cases = []
         for alg in ALGORITHMS:
-            environ = {"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_ALGORITHM": alg}
+            environ = {"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_KMS_KEY_RING": ring, "JWTSEAL_ALGORITHM": alg}
             service = stack.enter_context(running_service(tmp_path / alg, **environ))
             token = service.token({"sub": f"jose-{alg}"})
             cases.append({"id": alg, "token": token, "jwksUri": f"{service.url}/.well-known/jwks.json"})
@@ -252,7 +254,9 @@ def test_each_algorithm_asks_kms_for_its_own_key_spec_and_signing_algorithm(
 
 
 def test_a_throttled_kms_answers_503_with_retry_after_and_no_token(ring: str, tmp_path: Path) -> None:
-    with running_service(tmp_path, JWTSEAL_SIGNER="aws-kms", JWTSEAL_ALGORITHM="ES256") as service:
+    with running_service(
+        tmp_path, JWTSEAL_SIGNER="aws-kms", JWTSEAL_KMS_KEY_RING=ring, JWTSEAL_ALGORITHM="ES256"
+    ) as service:
         signer = service.service.keyring.signer
         assert isinstance(signer, KmsSigner)
         hook = refuse_with(signer.client, "Sign", "ThrottlingException")
@@ -314,7 +318,9 @@ def test_a_key_kms_calls_disabled_never_signs_again(ring: str, aws: MotoAws) -> 
 def test_a_service_whose_current_key_is_disabled_does_not_start(
     ring: str, aws: MotoAws, tmp_path: Path
 ) -> None:
-    settings = Settings.load({"JWTSEAL_DATA_DIR": str(tmp_path), "JWTSEAL_SIGNER": "aws-kms"})
+    settings = Settings.load(
+        {"JWTSEAL_DATA_DIR": str(tmp_path), "JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_KMS_KEY_RING": ring}
+    )
     service = Service.open(settings)
     current = service.keyring.view().signing_key
     assert current.held_by is not None
@@ -420,12 +426,13 @@ def test_the_signer_setting_and_the_kms_variables_are_checked() -> None:
     with pytest.raises(SettingsError, match="JWTSEAL_SIGNER"):
         Settings.load({"JWTSEAL_SIGNER": "hsm"})
     assert Settings.load({}).signer == "local"
-    assert isinstance(open_signer(Settings.load({}), {}), LocalSigner)
-    aws_settings = Settings.load({"JWTSEAL_SIGNER": "aws-kms"})
-    with pytest.raises(SettingsError, match="JWTSEAL_KMS_DELETION_DAYS"):
-        open_signer(aws_settings, {"JWTSEAL_KMS_DELETION_DAYS": "6"})
-    with pytest.raises(SettingsError, match="JWTSEAL_KMS_KEY_RING"):
-        open_signer(aws_settings, {"JWTSEAL_KMS_KEY_RING": ""})
+    assert isinstance(open_signer(Settings.load({})), LocalSigner)
+    for days in ("6", "31", "x", "\N{ARABIC-INDIC DIGIT SEVEN}"):
+        with pytest.raises(SettingsError, match=r"JWTSEAL_KMS_DELETION_DAYS.*7 to 30 days"):
+            Settings.load({"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_KMS_DELETION_DAYS": days})
+    for ring in ("", "r" * 129):
+        with pytest.raises(SettingsError, match=r"JWTSEAL_KMS_KEY_RING.*1 to 128 characters"):
+            Settings.load({"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_KMS_KEY_RING": ring})
     with pytest.raises(ValueError, match="7 to 30"):
         KmsSigner(None, deletion_window_days=31)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="empty"):
@@ -433,7 +440,7 @@ def test_the_signer_setting_and_the_kms_variables_are_checked() -> None:
 
 
 def test_the_kms_client_retries_once_with_short_timeouts(ring: str) -> None:
-    signer = open_signer(Settings.load({"JWTSEAL_SIGNER": "aws-kms"}), {"JWTSEAL_KMS_DELETION_DAYS": "7"})
+    signer = open_signer(Settings.load({"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_KMS_DELETION_DAYS": "7"}))
     assert isinstance(signer, KmsSigner)
     try:
         config: Any = signer.client.meta.config
@@ -447,7 +454,7 @@ def test_the_kms_client_retries_once_with_short_timeouts(ring: str) -> None:
 def test_without_boto3_the_kms_signer_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(ImportError, match=r"pip install 'jwtseal\[aws\]'"):
-        open_signer(Settings.load({"JWTSEAL_SIGNER": "aws-kms"}), {})
+        open_signer(Settings.load({"JWTSEAL_SIGNER": "aws-kms"}))
 
 
 def test_without_botocore_the_kms_module_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -512,7 +519,12 @@ class Load:
 
 
 def test_two_rotations_under_load_fail_no_pyjwkclient_verification(ring: str, tmp_path: Path) -> None:
-    environ = {"JWTSEAL_SIGNER": "aws-kms", "JWTSEAL_ALGORITHM": "ES256", "JWTSEAL_JWKS_MAX_AGE": "1"}
+    environ = {
+        "JWTSEAL_SIGNER": "aws-kms",
+        "JWTSEAL_KMS_KEY_RING": ring,
+        "JWTSEAL_ALGORITHM": "ES256",
+        "JWTSEAL_JWKS_MAX_AGE": "1",
+    }
     with running_service(tmp_path, **environ) as service, Load(service) as load:
         keyring = service.service.keyring
         for _ in range(2):

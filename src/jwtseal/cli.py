@@ -154,8 +154,9 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
 
 @contextmanager
 def _metrics_dir(settings: Settings) -> Iterator[Path]:
-    """``JWTSEAL_METRICS_DIR``, or a temporary directory removed when ``serve`` stops."""
+    """``JWTSEAL_METRICS_DIR`` (made when missing), or a temporary directory removed when ``serve`` stops."""
     if settings.metrics_dir is not None:
+        settings.metrics_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         yield settings.metrics_dir
         return
     with tempfile.TemporaryDirectory(prefix="jwtseal-metrics-") as metrics_dir:

@@ -19,7 +19,7 @@ from .issuer import Issuer
 from .jwks_cache import CacheEvent, JWKSCache
 from .keyring import KeyRing
 from .rotation import RotationPolicy
-from .settings import Settings, SettingsError, environment
+from .settings import Settings, SettingsError
 from .signers import KeySigner, open_signer
 from .stores.base import KeyStore
 from .stores.file import FileKeyStore
@@ -61,8 +61,7 @@ class Service:
     ) -> Service:
         """Wire the library for ``settings``; the key set is created when missing.
 
-        ``signer`` defaults to the one ``JWTSEAL_SIGNER`` names (the AWS KMS
-        one reads its own variables from the environment, as boto3 does).
+        ``signer`` defaults to the one ``JWTSEAL_SIGNER`` names.
         Private keys are wrapped under ``settings.key_encryption_key`` when it
         is set. A networked store (PostgreSQL) is refreshed in the background
         and, when unreachable at start, waited for rather than fatal.
@@ -71,9 +70,8 @@ class Service:
             KeyStoreError: the store is unreadable or corrupt (a private key no
                 configured KEK opens is named).
             SigningUnavailable: the KMS holding the keys cannot be used now.
-            SettingsError: the store holds only wrapped keys and no KEK is set;
-                see also :func:`jwtseal.signers.open_signer`.
-            ImportError: see :func:`jwtseal.signers.open_signer`.
+            SettingsError: the store holds only wrapped keys and no KEK is set.
+            ImportError: ``aws-kms`` without the ``jwtseal[aws]`` extra.
         """
         rotation = RotationPolicy(
             algorithm=settings.algorithm,
@@ -88,7 +86,7 @@ class Service:
         keyring = KeyRing(
             store,
             rotation,
-            signer=signer or open_signer(settings, environment()),
+            signer=signer or open_signer(settings),
             wrapping=settings.key_encryption_key,
             background=store.networked,
         )

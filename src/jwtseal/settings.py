@@ -79,6 +79,18 @@ def _signer(value: str) -> str:
     return value
 
 
+def _kms_key_ring(value: str) -> str:
+    if not 1 <= len(value) <= 128:
+        raise ValueError("a name of 1 to 128 characters")
+    return value
+
+
+def _kms_deletion_days(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 7 <= int(value) <= 30:
+        raise ValueError("7 to 30 days")
+    return int(value)
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -195,6 +207,20 @@ SETTINGS: Final = (
         "local",
     ),
     Setting(
+        "kms_key_ring",
+        _kms_key_ring,
+        "jwtseal",
+        "with aws-kms, the name jwtseal tags its KMS keys with, so key rings sharing an account keep apart",
+        "jwtseal",
+    ),
+    Setting(
+        "kms_deletion_days",
+        _kms_deletion_days,
+        30,
+        "with aws-kms, the days KMS waits (7 to 30) before deleting a key that left the JWKS",
+        "30",
+    ),
+    Setting(
         "store",
         _store,
         None,
@@ -209,6 +235,13 @@ SETTINGS: Final = (
         "a comma-separated list while rotating: the first wraps, all unwrap); "
         "or JWTSEAL_KEY_ENCRYPTION_KEY_FILE naming a file that holds it",
         "unset: the file store keeps private keys in 0600 files",
+    ),
+    Setting(
+        "key_encryption_key_file",
+        Path,
+        None,
+        "a file holding the key-encryption key, instead of JWTSEAL_KEY_ENCRYPTION_KEY",
+        "unset",
     ),
 )
 
@@ -239,8 +272,11 @@ class Settings:
     bucket: str | None = None
     secret_cache_ttl: int | None = None
     signer: str = "local"
+    kms_key_ring: str = "jwtseal"
+    kms_deletion_days: int = 30
     store: str | None = None
     key_encryption_key: KeyEncryptionKeys | None = None
+    key_encryption_key_file: Path | None = None
 
     def __repr__(self) -> str:
         shown = "'**********'" if self.api_keys else "()"
@@ -259,8 +295,11 @@ class Settings:
         """
         given = {name: value for name, value in flags.items() if value is not None}
         values = {setting.name: _pick(setting, given, environ) for setting in SETTINGS}
-        kek_from_file = _key_encryption_key_file(environ)
-        values["key_encryption_key"] = values["key_encryption_key"] or kek_from_file
+        if values["key_encryption_key_file"] is not None:
+            if values["key_encryption_key"] is not None:
+                both = "Set JWTSEAL_KEY_ENCRYPTION_KEY or JWTSEAL_KEY_ENCRYPTION_KEY_FILE, not both."
+                raise SettingsError(both)
+            values["key_encryption_key"] = _key_encryption_key_file(values["key_encryption_key_file"])
         if values["issuer"] is None:
             values["issuer"] = base_url(values["host"], int(values["port"]))
         settings = cls(**values)
@@ -287,28 +326,24 @@ def store_url(environ: Mapping[str, str]) -> str | None:
     return value
 
 
-def _key_encryption_key_file(environ: Mapping[str, str]) -> KeyEncryptionKeys | None:
-    """The KEK from ``JWTSEAL_KEY_ENCRYPTION_KEY_FILE``, when it is set.
+def _key_encryption_key_file(path: Path) -> KeyEncryptionKeys:
+    """The KEK read from the file ``JWTSEAL_KEY_ENCRYPTION_KEY_FILE`` names.
 
     Raises:
-        SettingsError: both variables set, or the file unreadable, too big or not a KEK.
+        SettingsError: the file unreadable, too big or not a KEK.
     """
-    path = environ.get("JWTSEAL_KEY_ENCRYPTION_KEY_FILE")
-    if not path:
-        return None
-    if environ.get("JWTSEAL_KEY_ENCRYPTION_KEY"):
-        raise SettingsError("Set JWTSEAL_KEY_ENCRYPTION_KEY or JWTSEAL_KEY_ENCRYPTION_KEY_FILE, not both.")
     try:
         with open(path, "rb") as file:
             text = file.read(MAX_KEK_FILE + 1).decode("ascii")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={path!r} cannot be read.") from exc
+        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={str(path)!r} cannot be read.") from exc
     if len(text) > MAX_KEK_FILE:
-        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={path!r} is larger than {MAX_KEK_FILE} bytes.")
+        too_big = f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={str(path)!r} is larger than {MAX_KEK_FILE} bytes."
+        raise SettingsError(too_big)
     try:
         return _key_encryption_keys(text.strip())
     except ValueError as exc:  # never echo the file's content: it is a secret
-        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={path!r} is not valid: {exc}") from exc
+        raise SettingsError(f"JWTSEAL_KEY_ENCRYPTION_KEY_FILE={str(path)!r} is not valid: {exc}") from exc
 
 
 def _pick(setting: Setting, given: Mapping[str, Any], environ: Mapping[str, str]) -> Any:

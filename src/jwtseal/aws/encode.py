@@ -59,7 +59,7 @@ class EncodeHandler:
         ring from ``keyring.json`` in ``JWTSEAL_BUCKET``: no secret at all.
         """
         settings = Settings.load(environ)
-        signer = open_signer(settings, environ)
+        signer = open_signer(settings)
         if settings.signer == "aws-kms":
             aws = AwsSettings.load(environ, need_bucket=True, need_secret=False)
             assert aws.bucket is not None

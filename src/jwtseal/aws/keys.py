@@ -120,7 +120,7 @@ class KeysHandler:
         secrets, s3 = secrets_client(), s3_client()
         store = AwsKeyStore(secrets, aws.secret_id, s3=s3, bucket=aws.bucket, max_age=settings.jwks_max_age)
         copy = KeyRingCopy(store, s3, aws.bucket) if settings.signer == "aws-kms" else None
-        signer = open_signer(settings, environ)
+        signer = open_signer(settings)
         return cls(rotation_policy(settings), store, clients=(secrets, s3), signer=signer, ring_store=copy)
 
     def __call__(self, event: Event, context: object = None) -> dict[str, Any]:

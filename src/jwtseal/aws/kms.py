@@ -1,31 +1,21 @@
-"""``JWTSEAL_SIGNER=aws-kms`` from the environment: the KMS client and the key ring's tags.
+"""``JWTSEAL_SIGNER=aws-kms``: the KMS client and the key ring's tags, from the settings.
 
-- ``JWTSEAL_KMS_KEY_RING``: the name jwtseal tags its KMS keys with
-  (``jwtseal:ring``), so key rings sharing an account keep apart (default
-  ``jwtseal``);
-- ``JWTSEAL_KMS_DELETION_DAYS``: KMS's waiting period, 7 to 30 days, before
-  a key that left the JWKS is deleted (default ``30``).
-
-Region and credentials are boto3's usual lookup (``AWS_REGION``, a role...).
+``JWTSEAL_KMS_KEY_RING`` names the tag (``jwtseal:ring``) that keeps key
+rings sharing an account apart; ``JWTSEAL_KMS_DELETION_DAYS`` is KMS's
+waiting period before a key that left the JWKS is deleted. Region and
+credentials are boto3's usual lookup (``AWS_REGION``, a role...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from ..settings import SettingsError
+from ..settings import Settings
 from ..signers.kms import KmsSigner
 from ._config import kms_client
 
-__all__ = ["kms_signer_from_environ"]
+__all__ = ["kms_signer"]
 
 
-def kms_signer_from_environ(environ: Mapping[str, str]) -> KmsSigner:
-    """Raises SettingsError: a variable is not valid; the message names it."""
-    ring = environ.get("JWTSEAL_KMS_KEY_RING", "jwtseal")
-    days = environ.get("JWTSEAL_KMS_DELETION_DAYS", "30")
-    if not days.isdigit() or not 7 <= int(days) <= 30:
-        raise SettingsError(f"JWTSEAL_KMS_DELETION_DAYS={days!r} is not valid: 7 to 30 days.")
-    if not ring or len(ring) > 128:
-        raise SettingsError("JWTSEAL_KMS_KEY_RING must be a name of 1 to 128 characters.")
-    return KmsSigner(kms_client(), ring=ring, deletion_window_days=int(days))
+def kms_signer(settings: Settings) -> KmsSigner:
+    """The KMS signer of ``settings``, with a client of short timeouts."""
+    days = settings.kms_deletion_days
+    return KmsSigner(kms_client(), ring=settings.kms_key_ring, deletion_window_days=days)

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ..settings import Settings
 from .base import KeySigner
 from .local import LocalSigner
@@ -16,15 +14,14 @@ from .local import LocalSigner
 __all__ = ["KeySigner", "LocalSigner", "open_signer"]
 
 
-def open_signer(settings: Settings, environ: Mapping[str, str]) -> KeySigner:
-    """The signer ``settings.signer`` names; the AWS one reads its own variables from ``environ``.
+def open_signer(settings: Settings) -> KeySigner:
+    """The signer ``settings.signer`` names.
 
     Raises:
-        SettingsError: an AWS KMS variable is not valid.
         ImportError: ``aws-kms`` without the ``jwtseal[aws]`` extra.
     """
     if settings.signer == "aws-kms":
-        from ..aws.kms import kms_signer_from_environ  # noqa: PLC0415 - boto3 only when asked for
+        from ..aws.kms import kms_signer  # noqa: PLC0415 - boto3 only when asked for
 
-        return kms_signer_from_environ(environ)
+        return kms_signer(settings)
     return LocalSigner()
