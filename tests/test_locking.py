@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from jwtseal import FileKeyStore
 from jwtseal._locking import LockFile
 
@@ -24,7 +26,7 @@ WITHOUT_FCNTL = textwrap.dedent(
     import json, sys
     sys.modules["fcntl"] = None  # what Windows has: import fcntl fails
     from pathlib import Path
-    from jwtseal import ClaimsPolicy, FileKeyStore, Issuer, KeyRing, RotationPolicy, Verifier
+    from jwtseal import ClaimsPolicy, FileKeyStore, Issuer, JWKSCache, KeyRing, RotationPolicy, Verifier
 
     data = Path(sys.argv[1])
     store = FileKeyStore(data)
@@ -36,11 +38,21 @@ WITHOUT_FCNTL = textwrap.dedent(
         with store.lock():
             count = json.loads((data / "count").read_text()) if (data / "count").exists() else 0
             (data / "count").write_text(json.dumps(count + 1))
+    # A shared JWKS cache directory locks each URI's fetch the same way (nothing listens on port 9).
+    from jwtseal._netguard import AddressGuard
+    from jwtseal.errors import JwksUnavailable
+    try:
+        JWKSCache(data / "jwks-cache").find("http://127.0.0.1:9/k", "kid", AddressGuard(("http://127.0.0.1:9/",)))
+        fetched = "found"
+    except JwksUnavailable as exc:
+        fetched = exc.code
     print(json.dumps({
         "fcntl": sys.modules["fcntl"] is not None,
         "verified": Verifier(keyring).verify(token).claims["n"],
         "held": held,
         "left": (data / ".lock").exists(),
+        "fetched": fetched,
+        "cache_locks_left": [path.name for path in (data / "jwks-cache").glob("*.lock")],
     }))
     """
 )
@@ -58,7 +70,8 @@ def test_import_and_the_file_store_work_where_fcntl_does_not_exist(tmp_path: Pat
     reports = [json.loads(worker.communicate(timeout=120)[0]) for worker in workers]
 
     assert [worker.returncode for worker in workers] == [0, 0, 0]
-    assert reports == [{"fcntl": False, "verified": 1, "held": True, "left": False}] * 3
+    expected = {"fcntl": False, "verified": 1, "held": True, "left": False}
+    assert reports == [{**expected, "fetched": "jwks_unavailable", "cache_locks_left": []}] * 3
     assert json.loads((tmp_path / "count").read_text()) == 120  # no increment lost between processes
 
 
@@ -110,6 +123,15 @@ def test_a_fresh_lock_file_is_waited_for_until_its_holder_removes_it(tmp_path: P
     waiter.join()
 
     assert seen == [True]
+
+
+def test_a_lock_file_held_past_the_timeout_is_a_timeout_error(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    lock.write_text("another process\n")  # held by someone else, and fresh
+
+    with pytest.raises(TimeoutError), LockFile(lock, timeout=0.05):
+        pass
+    assert lock.read_text() == "another process\n"  # neither taken nor removed
 
 
 def test_a_stale_lock_file_left_by_a_dead_holder_is_removed(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -35,42 +35,81 @@ __all__ = ["LockFile", "exclusive"]
 PRIVATE = 0o600
 
 
-def exclusive(path: Path) -> AbstractContextManager[None]:
-    """Hold ``path`` as this machine's lock: ``flock`` where it exists, else :class:`LockFile`."""
-    return _flocked(path) if fcntl is not None else LockFile(path)
+def exclusive(path: Path, timeout: float | None = None) -> AbstractContextManager[None]:
+    """Hold ``path`` as this machine's lock: ``flock`` where it exists, else :class:`LockFile`.
+
+    ``timeout``: give up after that many seconds instead of waiting for as
+    long as another holder keeps it.
+
+    Raises:
+        TimeoutError: ``timeout`` passed while another holder kept the lock.
+    """
+    return _flocked(path, timeout) if fcntl is not None else LockFile(path, timeout=timeout)
 
 
 @contextmanager
-def _flocked(path: Path) -> Iterator[None]:
+def _flocked(path: Path, timeout: float | None) -> Iterator[None]:
     assert fcntl is not None
     fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            _poll(lambda: _try_flock(fd), timeout)
         yield
     finally:
         os.close(fd)  # closing releases the lock
 
 
+def _try_flock(fd: int) -> bool:
+    assert fcntl is not None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _poll(attempt: Callable[[], bool], timeout: float | None) -> None:
+    """Call ``attempt`` until it succeeds, pausing from 1 ms up to 50 ms between calls.
+
+    Raises:
+        TimeoutError: ``timeout`` seconds passed first.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = 0.001
+    while not attempt():
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("another holder kept the lock")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class LockFile(AbstractContextManager[None]):
     """A lock that is held while ``path`` exists, for platforms without ``flock``.
 
-    Waits (polling, up to every 50 ms) while another holder's file is fresh;
-    removes it once it is older than ``stale_after`` seconds.
+    Waits (polling, up to every 50 ms) while another holder's file is fresh,
+    at most ``timeout`` seconds when one is given; removes it once it is older
+    than ``stale_after`` seconds.
     """
 
-    def __init__(self, path: Path, *, stale_after: float = 30.0) -> None:
+    def __init__(self, path: Path, *, stale_after: float = 30.0, timeout: float | None = None) -> None:
         self.path = path
         self.stale_after = stale_after
+        self.timeout = timeout
 
     def __enter__(self) -> None:
-        pause = 0.001
-        while not self._try_create():
-            self._remove_if_stale()
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+        """Raises TimeoutError: ``timeout`` passed while another holder's file was fresh."""
+        _poll(self._take, self.timeout)
 
     def __exit__(self, *exc_info: object) -> None:
         self.path.unlink(missing_ok=True)
+
+    def _take(self) -> bool:
+        if self._try_create():
+            return True
+        self._remove_if_stale()
+        return False
 
     def _try_create(self) -> bool:
         try:

@@ -14,17 +14,15 @@ import hashlib
 import os
 import stat
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from .._json import dumps_ascii, loads_object
+from .._locking import exclusive
 from ..errors import JwksUnavailable
 
 __all__ = ["SharedDirectory"]
-
-_POLL: Final = 0.01
 
 
 class SharedDirectory:
@@ -49,24 +47,13 @@ class SharedDirectory:
         Raises:
             JwksUnavailable: another process held it longer than ``limit``.
         """
-        import fcntl  # noqa: PLC0415 - POSIX only; the cache runs without a directory elsewhere
-
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self._file(uri, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + limit
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        detail = "Another process has been fetching this key set too long."
-                        raise JwksUnavailable(detail) from None
-                    time.sleep(_POLL)
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(exclusive(self._file(uri, ".lock"), timeout=limit))
+            except TimeoutError:
+                raise JwksUnavailable("Another process has been fetching this key set too long.") from None
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def read(self, uri: str) -> dict[str, Any] | None:
         """The URI's record, or None when there is none or it is unreadable."""
