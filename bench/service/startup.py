@@ -1,4 +1,4 @@
-"""jwtseal's cold start, and the raw RSA-2048 signing rate of ``cryptography`` on the server core."""
+"""jwtseal's cold start, and the raw RSA-2048 signing and verifying rates of ``cryptography``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from procs import Launch, Processes, pinned
 
-SIGN_LOOP = """
+FLOOR_LOOP = """
 import json, sys, time
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -20,21 +20,26 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 message = b"e" * 260  # about the signing input of a grocery-list token
 pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
+public, signature = key.public_key(), key.sign(message, pkcs1, sha256)
 for _ in range(20):
-    key.sign(message, pkcs1, sha256)
+    OPERATION
 seconds, count = float(sys.argv[1]), 0
 wall0, cpu0 = time.perf_counter(), time.process_time()
 while (wall := time.perf_counter() - wall0) < seconds:
     for _ in range(25):
-        key.sign(message, pkcs1, sha256)
+        OPERATION
     count += 25
 print(json.dumps({"ops": count, "wall": wall, "cpu": time.process_time() - cpu0}))
 """
+OPERATIONS = {
+    "sign": "key.sign(message, pkcs1, sha256)",
+    "verify": "public.verify(signature, message, pkcs1, sha256)",  # raises unless it verifies
+}
 
 
 @dataclass(frozen=True)
 class SignFloor:
-    """RSA-2048 PKCS#1 v1.5 signatures per second in a tight loop on one core."""
+    """RSA-2048 PKCS#1 v1.5 SHA-256 signatures (or verifications) per second in a tight loop on one core."""
 
     ops: int
     wall: float
@@ -57,7 +62,18 @@ class ColdStart:
 
 
 def sign_floor(python: str, cpu: int, seconds: float) -> SignFloor:
-    argv = pinned(cpu, [python, "-c", SIGN_LOOP, str(seconds)])
+    """``cryptography``'s ``key.sign`` in a tight loop: the /encode RS256 floor."""
+    return _floor(python, cpu, seconds, "sign")
+
+
+def verify_floor(python: str, cpu: int, seconds: float) -> SignFloor:
+    """``cryptography``'s ``public_key.verify`` of one signature in a tight loop: the /decode RS256 floor."""
+    return _floor(python, cpu, seconds, "verify")
+
+
+def _floor(python: str, cpu: int, seconds: float, operation: str) -> SignFloor:
+    loop = FLOOR_LOOP.replace("OPERATION", OPERATIONS[operation])
+    argv = pinned(cpu, [python, "-c", loop, str(seconds)])
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60)
     return SignFloor(**json.loads(out.stdout))
 
