@@ -21,7 +21,7 @@ from jwtseal.wrapping import KeyEncryptionKeys
 from tests.postgres_fixtures import PostgresServer, running_postgres
 from tests.replicas import Replica, replica, replica_environ, stored_keyset, wait_for
 
-OUTAGE_SECONDS = 10
+OUTAGE_SECONDS = 30  # as long as the issue asks: a real outage, not a blip
 
 
 @pytest.fixture(scope="module")
