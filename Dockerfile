@@ -2,14 +2,14 @@
 # installed from wheels built beforehand, run as a non-root user with the data
 # dir on a volume. ./scripts/container builds the base (Debian bookworm with
 # python3, made with debootstrap) under the name FROM uses, then this image.
-# Build context: a folder holding wheels/ (jwtseal's wheel, its dependencies'
-# wheels and pip's), as scripts/container prepares it.
+# Build context: a folder holding wheels/ (jwtseal's wheel, the wheels of its
+# dependencies and of the server extra's, and pip's), as scripts/container prepares it.
 
 FROM jwtseal-base:bookworm AS build
 COPY wheels/ /wheels/
 # pip runs from its own wheel, so neither pip nor a venv is in the final image.
 RUN python3 "$(echo /wheels/pip-*.whl)/pip" install --quiet --no-index --find-links /wheels \
-        --no-compile --target /opt/jwtseal jwtseal \
+        --no-compile --target /opt/jwtseal 'jwtseal[server]' \
     && rm -rf /opt/jwtseal/bin \
     && python3 -m compileall -q -j 0 /opt/jwtseal
 
