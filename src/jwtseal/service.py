@@ -70,7 +70,7 @@ class Service:
             KeyStoreError: the store is unreadable or corrupt (a private key no
                 configured KEK opens is named).
             SigningUnavailable: the KMS holding the keys cannot be used now.
-            SettingsError: the store holds only wrapped keys and no KEK is set.
+            SettingsError: the store needs a key-encryption key (PostgreSQL) and none is set.
             ImportError: ``aws-kms`` without the ``jwtseal[aws]`` extra.
         """
         rotation = RotationPolicy(
