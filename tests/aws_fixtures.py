@@ -11,6 +11,7 @@ set over HTTP exactly as it would through API Gateway.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import secrets
 from collections import Counter
@@ -24,6 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+from mypy_boto3_kms import KMSClient
 from mypy_boto3_s3 import S3Client
 from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -71,6 +73,18 @@ class MotoAws:
     def secrets(self, endpoint: str | None = None) -> SecretsManagerClient:
         client: SecretsManagerClient = boto3.client(
             "secretsmanager",
+            endpoint_url=endpoint or self.endpoint,
+            region_name=REGION,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self.clients.append(client)
+        return client
+
+    def kms(self, endpoint: str | None = None) -> KMSClient:
+        client: KMSClient = boto3.client(
+            "kms",
             endpoint_url=endpoint or self.endpoint,
             region_name=REGION,
             config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
@@ -257,3 +271,12 @@ def cfn_event(
 
 def response_json(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+def import_copy(module_file: str | None, name: str) -> None:
+    """Execute a fresh copy of the module at ``module_file``, as a first import would."""
+    assert module_file is not None
+    spec = importlib.util.spec_from_file_location(name, module_file)
+    assert spec is not None
+    assert spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))

@@ -5,7 +5,6 @@ Against a moto server on 127.0.0.1 with dummy credentials; never real AWS.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from botocore.exceptions import ClientError
 import jwtseal.stores.aws
 from jwtseal import KeyRing, KeyStoreError, RotationPolicy
 from jwtseal.stores.aws import FORMAT, AwsKeyStore, ConcurrentUpdate
-from tests.aws_fixtures import CallCounter, MotoAws, moto_server
+from tests.aws_fixtures import CallCounter, MotoAws, import_copy, moto_server
 from tests.conftest import Clock
 
 POLICY = RotationPolicy(algorithm="ES256")
@@ -41,12 +40,8 @@ def store(aws: MotoAws, secret_id: str, **options: Any) -> AwsKeyStore:
 
 def test_without_botocore_the_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
-    spec = importlib.util.spec_from_file_location("jwtseal.stores._aws_copy", jwtseal.stores.aws.__file__)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
     with pytest.raises(ImportError, match=r"pip install 'jwtseal\[aws\]'"):
-        spec.loader.exec_module(module)
+        import_copy(jwtseal.stores.aws.__file__, "jwtseal.stores._aws_copy")
 
 
 def test_repr_names_the_secret_and_bucket_only(aws: MotoAws, secret_id: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import logging
 import queue
@@ -24,11 +23,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import jwt
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 from jwcrypto import jwk as jwcrypto_jwk
@@ -51,7 +48,7 @@ from jwtseal.service import Service
 from jwtseal.settings import Settings, SettingsError
 from jwtseal.signers import LocalSigner, open_signer
 from jwtseal.signers.kms import MAX_RAW_MESSAGE, KmsSigner
-from tests.aws_fixtures import REGION, MotoAws, aws_environ, moto_server
+from tests.aws_fixtures import MotoAws, aws_environ, import_copy, moto_server
 from tests.conftest import API_KEY, Clock, RunningService, running_service
 from tests.test_interop import run_node
 
@@ -62,19 +59,6 @@ ALGORITHMS = ("RS256", "ES256", "ES384")
 def aws() -> Iterator[MotoAws]:
     with moto_server() as aws:
         yield aws
-
-
-def kms_client(aws: MotoAws, endpoint: str | None = None) -> KMSClient:
-    client: KMSClient = boto3.client(
-        "kms",
-        endpoint_url=endpoint or aws.endpoint,
-        region_name=REGION,
-        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    aws.clients.append(client)
-    return client
 
 
 def new_ring() -> str:
@@ -151,7 +135,7 @@ def test_tokens_signed_through_kms_verify_in_pyjwt_and_jwcrypto_against_the_publ
         for public in jwks["keys"]:
             assert jwcrypto_jwk.JWK(**public).thumbprint() == public["kid"]  # RFC 7638, as ever
         stored = stored_keys(service.service)
-    client = kms_client(aws)
+    client = aws.kms()
     for entry in stored:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(entry)
         assert entry["held_by"].startswith("arn:aws:kms:")
@@ -177,7 +161,7 @@ def test_panva_jose_verifies_kms_signed_tokens_from_the_jwks_url(ring: str, tmp_
 
 
 def test_the_kid_is_the_thumbprint_of_the_public_key_kms_gives(ring: str, aws: MotoAws) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
     key = KmsSigner(client, ring=ring).generate("ES256")
     assert key.held_by is not None
     der = client.get_public_key(KeyId=key.held_by)["PublicKey"]
@@ -209,7 +193,7 @@ def test_jwtseal_sign_and_keys_use_kms_when_the_signer_is_aws_kms(ring: str, tmp
 def test_signing_inputs_up_to_4096_bytes_go_raw_and_longer_ones_as_their_digest(
     ring: str, aws: MotoAws
 ) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
     requests = SignRequests(client)
     signer = KmsSigner(client, ring=ring)
     for alg, hash_name in (("RS256", "sha256"), ("ES384", "sha384")):
@@ -239,7 +223,7 @@ def test_signing_inputs_up_to_4096_bytes_go_raw_and_longer_ones_as_their_digest(
 def test_each_algorithm_asks_kms_for_its_own_key_spec_and_signing_algorithm(
     ring: str, aws: MotoAws, alg: str, signing_algorithm: str, key_spec: str
 ) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
     requests = SignRequests(client)
     key = KmsSigner(client, ring=ring).generate(alg)
     assert key.held_by is not None
@@ -276,18 +260,18 @@ def test_a_throttled_kms_answers_503_with_retry_after_and_no_token(ring: str, tm
 
 
 def test_kms_out_of_reach_is_signing_unavailable_with_a_short_retry(ring: str, aws: MotoAws) -> None:
-    jwk = KmsSigner(kms_client(aws), ring=ring).generate("RS256").to_private_jwk()
+    jwk = KmsSigner(aws.kms(), ring=ring).generate("RS256").to_private_jwk()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    cut_off = KmsSigner(kms_client(aws, closed), ring=ring)
+    cut_off = KmsSigner(aws.kms(closed), ring=ring)
     with pytest.raises(SigningUnavailable, match=r"\(network\)") as caught:
         cut_off.load(jwk)
     assert caught.value.retry_after == 1
 
 
 def test_a_disabled_key_is_never_loaded(ring: str, aws: MotoAws) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
     key = KmsSigner(client, ring=ring).generate("ES256")
     assert key.held_by is not None
     client.disable_key(KeyId=key_id(key.held_by))
@@ -303,7 +287,7 @@ def test_a_disabled_key_is_never_loaded(ring: str, aws: MotoAws) -> None:
 
 
 def test_a_key_kms_calls_disabled_never_signs_again(ring: str, aws: MotoAws) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
     key = KmsSigner(client, ring=ring).generate("RS256")
     requests = SignRequests(client)
     hook = refuse_with(client, "Sign", "DisabledException")
@@ -324,13 +308,13 @@ def test_a_service_whose_current_key_is_disabled_does_not_start(
     service = Service.open(settings)
     current = service.keyring.view().signing_key
     assert current.held_by is not None
-    kms_client(aws).disable_key(KeyId=key_id(current.held_by))
+    aws.kms().disable_key(KeyId=key_id(current.held_by))
     with pytest.raises(SigningUnavailable, match="Disabled"):
         Service.open(settings)
 
 
 def test_kms_records_and_private_keys_do_not_mix(ring: str, aws: MotoAws, tmp_path: Path) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
     signer = KmsSigner(client, ring=ring)
     with pytest.raises(InvalidKey, match="not a KMS key"):
         signer.load(SigningKey.generate("ES256").to_private_jwk())
@@ -355,7 +339,7 @@ def test_kms_records_and_private_keys_do_not_mix(ring: str, aws: MotoAws, tmp_pa
 
 
 def test_a_public_key_kms_garbles_is_refused(ring: str, aws: MotoAws) -> None:
-    client = kms_client(aws)
+    client = aws.kms()
 
     def garble(parsed: dict[str, Any], **kwargs: Any) -> None:
         parsed["PublicKey"] = b"not DER"
@@ -366,7 +350,7 @@ def test_a_public_key_kms_garbles_is_refused(ring: str, aws: MotoAws) -> None:
 
 
 def rotation_ring(aws: MotoAws, tmp_path: Path, ring: str, clock: Clock) -> tuple[KeyRing, KMSClient]:
-    client = kms_client(aws)
+    client = aws.kms()
     policy = RotationPolicy(algorithm="ES256", period=3_600, max_token_ttl=600, leeway=60, jwks_max_age=300)
     signer = KmsSigner(client, ring=ring, deletion_window_days=7)
     return KeyRing(FileKeyStore(tmp_path), policy, clock=clock, signer=signer), client
@@ -459,12 +443,8 @@ def test_without_boto3_the_kms_signer_error_names_the_extra(monkeypatch: pytest.
 
 def test_without_botocore_the_kms_module_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
-    spec = importlib.util.spec_from_file_location("jwtseal.signers._kms_copy", jwtseal.signers.kms.__file__)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
     with pytest.raises(ImportError, match=r"pip install 'jwtseal\[aws\]'"):
-        spec.loader.exec_module(module)
+        import_copy(jwtseal.signers.kms.__file__, "jwtseal.signers._kms_copy")
 
 
 class Load:
