@@ -177,7 +177,7 @@ class KeyRing:
         document = self.store.load()
         if document is None:
             raise KeyStoreError("The key store holds no key set.")
-        from_document(document, self.wrapping, self.signer.load)
+        self._from_document(document)
 
     def _check_background(self) -> None:
         view = self._view
@@ -329,13 +329,17 @@ class KeyRing:
                 self._save_locked(keyset)
                 revision = self.store.revision()
             else:
-                keyset = from_document(document, self.wrapping, self.signer.load)
+                keyset = self._from_document(document)
         return KeyRingView.of(keyset, revision)
 
     def _load_locked(self) -> KeySet:
         document = self.store.load()
         if document is None:
             return initial_keyset(self.policy, self.now(), self._make_key)
+        return self._from_document(document)
+
+    def _from_document(self, document: object) -> KeySet:
+        """The stored key set, its private keys unwrapped and loaded by this ring's signer."""
         return from_document(document, self.wrapping, self.signer.load)
 
     def _save_locked(self, keyset: KeySet, before: KeySet | None = None) -> None:
