@@ -30,7 +30,7 @@ from .jwks import PublicKeySet
 from .logs import configure_logging
 from .service import Service, jwks_cache
 from .settings import Settings, SettingsError, environment, settings_help, worker_environment
-from .stores import KeyStore, StoreUnreachable, open_store
+from .stores import FileKeyStore, KeyStore, StoreUnreachable, open_store
 from .verifier import ANY_AUDIENCE, Verifier
 
 P = ParamSpec("P")
@@ -136,7 +136,8 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
     except OSError as exc:
         click.echo(f"cannot_listen: {settings.host}:{settings.port}: {os.strerror(exc.errno or 0)}", err=True)
         sys.exit(1)
-    if settings.key_encryption_key is None:
+    holds_clear_keys = isinstance(store, FileKeyStore) and settings.signer == "local"
+    if holds_clear_keys and settings.key_encryption_key is None:  # not the AWS store, nor KMS keys
         logging.getLogger("jwtseal.keys").warning(
             "private keys are kept unencrypted in 0600 files; set JWTSEAL_KEY_ENCRYPTION_KEY to wrap them",
             extra={"fields": {"store": repr(store)}},
