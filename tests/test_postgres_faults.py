@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jwtseal import KeyRing, KeyStoreError, RotationPolicy
+from jwtseal import KeyRing, KeyStoreError, RotationPolicy, SigningKey, SigningUnavailable
 from jwtseal.stores.postgres import PostgresKeyStore
 from jwtseal.wrapping import KeyEncryptionKeys
 from tests.postgres_fixtures import PostgresServer, running_postgres
@@ -170,6 +170,48 @@ def test_signing_stops_at_the_current_keys_retirement_while_the_database_is_away
         own_postgres.start()
         again = wait_for(lambda: _answer(running, 200), "a rotation once the database is back")
         assert again.json()["kid"] != issued.json()["kid"]
+
+
+def test_a_store_back_after_the_current_keys_retirement_signs_nothing_until_the_rotation_is_written(
+    own_postgres: PostgresServer, database: str
+) -> None:
+    now = [1_000_000]
+    during_rotation: list[str] = []
+
+    def make_key(algorithm: str) -> SigningKey:
+        """Called inside the rotation's write: may the old current key still sign there?"""
+        try:
+            keyring.check_signing()
+            during_rotation.append("signs")
+        except SigningUnavailable:
+            during_rotation.append("refused")
+        return SigningKey.generate(algorithm)
+
+    wrapping = KeyEncryptionKeys.parse(KeyEncryptionKeys.generate())
+    store = PostgresKeyStore(database)
+    keyring = KeyRing(
+        store,
+        RotationPolicy(algorithm="ES256", period=60, jwks_max_age=1),
+        clock=lambda: now[0],
+        make_key=make_key,
+        wrapping=wrapping,
+        background=True,
+    )
+    keyring.start()
+    retiring = keyring.view().keyset.current
+    own_postgres.stop()
+    with pytest.raises(KeyStoreError):
+        keyring.maintain()
+    now[0] = retiring.retires_at
+    with pytest.raises(SigningUnavailable):
+        keyring.check_signing()
+    own_postgres.start()
+    during_rotation.clear()
+    rotated = keyring.maintain()
+    assert rotated is not None
+    assert during_rotation == ["refused"]  # the store was back, but the due rotation not yet written
+    keyring.check_signing()
+    assert keyring.view().keyset.current.kid != retiring.kid
 
 
 def test_without_api_keys_in_the_environment_serve_waits_for_the_database_to_read_them(

@@ -134,6 +134,15 @@ class KeyRing:
             KeyStoreError: the store is unreachable, unreadable or corrupt; the
                 last good key set stays in use and the key ring is degraded.
         """
+        self._refresh(settle=True)
+
+    def _refresh(self, *, settle: bool) -> None:
+        """Load a changed key set; ``settle`` ends a degraded spell even if a rotation is due.
+
+        ``maintain`` passes ``settle=False``: a store that comes back while the
+        current key is past its retirement stays degraded, so nothing signs
+        with that key, until the due rotation is written.
+        """
         with self._reload_lock:
             try:
                 if self._view is None or self.store.revision() != self._view.revision:
@@ -141,7 +150,8 @@ class KeyRing:
             except KeyStoreError as exc:
                 self._problem = exc.detail
                 raise
-            self._problem = None
+            if settle or not is_due(self._view.keyset, self.now()):
+                self._problem = None
 
     def start(self) -> None:
         """Load the key set once before serving.
@@ -247,7 +257,7 @@ class KeyRing:
             KeyStoreError: the store is unreachable, unreadable or corrupt.
         """
         if self._background:
-            self.refresh()
+            self._refresh(settle=False)
         if not is_due(self.view().keyset, self.now()):
             return None
         try:
