@@ -67,6 +67,21 @@ def test_the_access_log_writes_in_batches_and_never_loses_a_line_at_shutdown() -
     assert lines[-1] == {**lines[-1], "route": "/encode", "status": 200, "kid": "k1", "event": "request"}
 
 
+def test_access_log_lines_stay_exact_through_more_routes_and_facts_than_it_keeps_formatted() -> None:
+    stream = io.StringIO()
+    log = AccessLog(stream)
+    kinds = 2_500  # past the formatted parts kept, twice over: each line must still be its own
+    for n in range(kinds):
+        log(f"/route-{n}", "POST", Response(200, b"{}", facts={"kid": f"kid-{n}", "alg": "ES256"}), n / 1e6)
+    log.flush()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["route"], line["kid"], line["duration_ms"]) for line in lines] == [
+        (f"/route-{n}", f"kid-{n}", round(n / 1e3, 3)) for n in range(kinds)
+    ]
+    assert {line["alg"] for line in lines} == {"ES256"}
+    assert all(line["ts"].endswith("+00:00") and len(line["ts"]) == 29 for line in lines)
+
+
 def test_a_batch_runs_every_work_before_any_finish_and_answers_failures_as_problems() -> None:
     order: list[str] = []
 

@@ -311,6 +311,17 @@ def test_a_client_that_never_reads_is_dropped_after_the_send_timeout() -> None:
     assert transport.aborted
 
 
+def test_every_request_target_is_routed_by_its_own_path_however_many_distinct_targets_came_before() -> None:
+    forms = [b"/path?n=%d", b"/ok?n=%d", b"http://a/path?n=%d", b"/missing?n=%d"]
+    targets = [forms[n % 4] % n for n in range(1_000)]
+    targets += targets[:8]  # seen long ago, forgotten since: still routed right
+    answers, transport = exchange(*(b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % target for target in targets))
+    expected = [(200, b'"/path"'), (200, b'{"ok":true}'), (200, b'"/path"'), (404, b"")]
+    got = [(status(head), body if status(head) == 200 else b"") for head, body in answers]
+    assert got == [expected[n % 4] for n in range(len(targets))]
+    assert not transport.closed
+
+
 # the failure rule for observers
 
 

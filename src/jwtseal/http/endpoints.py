@@ -45,11 +45,19 @@ def _json_object(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The body must be a JSON object.") from exc
 
 
-def _optional_string(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequest(f"{name!r} must be a string.")
-    return value
+def _decode_options(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """``jwksUri``, ``audience`` and ``issuer``: each absent, null or a string.
+
+    Raises:
+        InvalidRequest: one of them is something else.
+    """
+    jwks_uri, audience, issuer = body.get("jwksUri"), body.get("audience"), body.get("issuer")
+    if jwks_uri is None and audience is None and issuer is None:
+        return None, None, None  # the usual request: the token alone
+    for name, value in (("jwksUri", jwks_uri), ("audience", audience), ("issuer", issuer)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"{name!r} must be a string.")
+    return jwks_uri, audience, issuer
 
 
 def _etag_matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -136,9 +144,7 @@ class Endpoints:
         token = body.get("token")
         if not isinstance(token, str):
             raise InvalidRequest("'token' is required and must be a string.")
-        jwks_uri = _optional_string(body, "jwksUri")
-        audience = _optional_string(body, "audience")
-        issuer = _optional_string(body, "issuer")
+        jwks_uri, audience, issuer = _decode_options(body)
         if jwks_uri is None or jwks_uri == self.service.settings.jwks_uri:
             pending = self.service.verifier.begin(token)
         elif (cached := self.service.begin_remote_cached(token, jwks_uri)) is not None:

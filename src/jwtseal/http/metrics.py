@@ -92,29 +92,30 @@ class Metrics:
             self._absorb()
 
     def _absorb(self) -> None:
-        """Turn the pending observations into counts."""
+        """Turn the pending observations into counts, in one loop with no call per request."""
         pending, self._pending = self._pending, []
+        if not pending:
+            return
+        requests = self._counts["jwtseal_http_requests"]
+        issued = self._counts["jwtseal_tokens_issued"]
+        verifications = self._counts["jwtseal_verifications"]
+        latency, latency_sum = self._latency, self._latency_sum
         for route, method, status, seconds, facts in pending:
-            self._request(route, method, status, seconds)
-            if route == "/encode" and status == 200:
-                self.token_issued(facts["kid"], facts["alg"])
-            elif route == "/decode":
-                self.verification(facts.get("code", "ok"))
-
-    def _request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._count("jwtseal_http_requests", (route, method if method in _METHODS else "OTHER", str(status)))
-        buckets = self._latency.get(route)
-        if buckets is None:
-            buckets = self._latency[route] = [0] * (len(BUCKETS) + 1)
-            self._latency_sum[route] = 0.0
-        buckets[bisect_left(BUCKETS, seconds)] += 1
-        self._latency_sum[route] += seconds
-
-    def token_issued(self, kid: str, alg: str) -> None:
-        self._count("jwtseal_tokens_issued", (kid, alg))
-
-    def verification(self, result: str) -> None:
-        self._count("jwtseal_verifications", (result,))
+            labels: Labels = (route, method if method in _METHODS else "OTHER", str(status))
+            requests[labels] = requests.get(labels, 0) + 1
+            buckets = latency.get(route)
+            if buckets is None:
+                buckets = latency[route] = [0] * (len(BUCKETS) + 1)
+                latency_sum[route] = 0.0
+            buckets[bisect_left(BUCKETS, seconds)] += 1
+            latency_sum[route] += seconds
+            if route == "/decode":
+                labels = (facts.get("code", "ok"),)
+                verifications[labels] = verifications.get(labels, 0) + 1
+            elif route == "/encode" and status == 200:
+                labels = (facts["kid"], facts["alg"])
+                issued[labels] = issued.get(labels, 0) + 1
+        self._dirty = True
 
     def remote_event(self, event: str, origin: str) -> None:
         self._count("jwtseal_remote_jwks_events", (event, origin))

@@ -51,7 +51,7 @@ class AccessLog:
         with contextlib.suppress(
             OSError, ValueError
         ):  # a full or closed sink: these lines are lost, no answer
-            stream.write("".join(map(_line, records)))
+            stream.write(_lines(records))
             stream.flush()
 
     async def run(self) -> None:
@@ -64,24 +64,42 @@ class AccessLog:
             self.flush()
 
 
-def _line(record: _Record) -> str:
-    at, route, method, status, seconds, facts = record
-    second = int(at)
-    extra = "".join([f', "{name}": {_quote(value)}' for name, value in facts.items()]) if facts else ""
-    return (
-        f'{{"ts": "{_iso_second(second)}.{int((at - second) * 1000):03d}+00:00", "level": "info", '
-        f'"logger": "jwtseal.access", "event": "request", "route": {_quote(route)}, '
-        f'"method": {_quote(method)}, "status": {status}, "duration_ms": {seconds * 1000:.3f}{extra}}}\n'
+def _lines(records: list[_Record]) -> str:
+    """The records' lines, in one loop: the parts that repeat are formatted once and kept."""
+    lines = []
+    second, iso = -1, ""
+    for at, route, method, status, seconds, facts in records:
+        millis = int(at * 1000)
+        if millis // 1000 != second:
+            second = millis // 1000
+            iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        middle = _middles.get((route, method, status)) or _middle(route, method, status)
+        fact_items = tuple(facts.items())
+        end = _ends.get(fact_items) or _end(fact_items)
+        lines.append(f'{{"ts": "{iso}.{_THREE_DIGITS[millis % 1000]}{middle}{seconds * 1000:.3f}{end}')
+    return "".join(lines)
+
+
+_THREE_DIGITS: Final = [f"{n:03d}" for n in range(1000)]  # a format spec is parsed on every use
+_middles: dict[tuple[str, str, int], str] = {}
+_ends: dict[tuple[tuple[str, str], ...], str] = {}
+_MAX_KEPT: Final = 1024  # routes are few, but kids and problem codes in facts could grow
+
+
+def _middle(route: str, method: str, status: int) -> str:
+    """From the timestamp's end to ``duration_ms``'s value: the same for every request of a route."""
+    if len(_middles) >= _MAX_KEPT:
+        _middles.clear()
+    text = _middles[route, method, status] = (
+        '+00:00", "level": "info", "logger": "jwtseal.access", "event": "request", '
+        f'"route": {_quote(route)}, "method": {_quote(method)}, "status": {status}, "duration_ms": '
     )
+    return text
 
 
-_iso_cache: dict[int, str] = {}
-
-
-def _iso_second(second: int) -> str:
-    """ISO 8601 in UTC up to the second, formatted once per second seen."""
-    text = _iso_cache.get(second)
-    if text is None:
-        _iso_cache.clear()  # lines come in time order: only the latest second is worth keeping
-        text = _iso_cache[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+def _end(facts: tuple[tuple[str, str], ...]) -> str:
+    """The facts (problem ``code``, ``kid``, ``alg``) as members, and the line's end."""
+    if len(_ends) >= _MAX_KEPT:
+        _ends.clear()
+    text = _ends[facts] = "".join([f", {_quote(name)}: {_quote(value)}" for name, value in facts]) + "}\n"
     return text

@@ -33,8 +33,8 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final, Literal, cast
 
-from .reader import MAX_HEAD, MAX_HEADERS, Received, Refused, RequestReader
-from .routing import UNMATCHED, Deferred, Response, Router, error_response, log_failure
+from .reader import MAX_HEAD, MAX_HEADERS, Refused, RequestReader
+from .routing import UNMATCHED, Deferred, Request, Response, Router, error_response, log_failure
 
 __all__ = [
     "INVALID",
@@ -89,13 +89,16 @@ def _encode(response: Response, end: bytes, head: bool = False) -> bytes:
     Raises:
         KeyError: ``response.status`` is not an HTTP status.
     """
-    start = b"%scontent-type: %s\r\ncontent-length: %d\r\n%s" % (
+    body = response.body
+    return b"%scontent-type: %s\r\ncontent-length: %d\r\n%s%s%s%s" % (
         _STATUS_LINES[response.status],
         response.content_type,
-        len(response.body),
+        len(body),
         _date.line(),
+        response.header_lines() if response.headers else b"",
+        end,
+        b"" if head else body,
     )
-    return start + response.header_lines() + end + (b"" if head else response.body)
 
 
 class ConnectionState:
@@ -149,7 +152,7 @@ class Connection(asyncio.Protocol):
         self._router = state.router
         self._observers = state.router.observers
         self._reader = RequestReader()
-        self._waiting: deque[Received] = deque()
+        self._waiting: deque[Request] = deque()
         self._phase: Phase = "open"
         self._answering = False
         self._refusal: Response | None = None
@@ -188,7 +191,7 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._idle_since = None
         for event in self._reader.feed(data):
-            if type(event) is Received:
+            if type(event) is Request:
                 self._waiting.append(event)
                 self._continue_owed = False  # its body came: no need to ask for it
             elif type(event) is Refused:
@@ -224,44 +227,42 @@ class Connection(asyncio.Protocol):
         elif self._reader.reading_since is None:
             self._idle_since = time.monotonic()
 
-    def _answer(self, received: Received) -> None:
+    def _answer(self, request: Request) -> None:
         started = time.perf_counter()
         try:
-            route, answer = self._router.route(received.request)
+            route, answer = self._router.route(request)
         except Exception as exc:
-            self._respond(received, UNMATCHED, error_response(exc, received.request.path), started)
+            self._respond(request, UNMATCHED, error_response(exc, request.path), started)
             return
         if type(answer) is Response:
-            self._respond(received, route, answer, started)
+            self._respond(request, route, answer, started)
         elif type(answer) is Deferred:
-            answer.then(lambda response: self._respond_later(received, route, response, started))
+            answer.then(self._respond_later, request, route, started)
         else:
             task = asyncio.ensure_future(
-                self._await(received, route, cast(Awaitable[Response], answer), started)
+                self._await(request, route, cast(Awaitable[Response], answer), started)
             )
             self._state.tasks.add(task)
             task.add_done_callback(self._state.tasks.discard)
 
-    async def _await(
-        self, received: Received, route: str, answer: Awaitable[Response], started: float
-    ) -> None:
-        self._respond_later(received, route, await answer, started)
+    async def _await(self, request: Request, route: str, answer: Awaitable[Response], started: float) -> None:
+        self._respond_later(await answer, request, route, started)
 
-    def _respond_later(self, received: Received, route: str, response: Response, started: float) -> None:
-        self._respond(received, route, response, started)
+    def _respond_later(self, response: Response, request: Request, route: str, started: float) -> None:
+        self._respond(request, route, response, started)
         self._answer_waiting()
-        self._update_reading()
+        if not self._reading:  # else nothing can have paused it: pause_writing updates it itself
+            self._update_reading()
 
-    def _respond(self, received: Received, route: str, response: Response, started: float) -> None:
+    def _respond(self, request: Request, route: str, response: Response, started: float) -> None:
         """Write one answer; the last one on the connection says ``connection: close``."""
         self._answering = False
         if self._phase == "closed":  # the client went away meanwhile
             return
-        request = received.request
-        last = not received.keep_alive or (
+        last = not request.keep_alive or (
             self._phase == "closing" and not self._waiting and self._refusal is None
         )
-        end = _CLOSE if last else _KEEP_ALIVE_10 if received.http10 else _GO_ON
+        end = _CLOSE if last else _KEEP_ALIVE_10 if request.http10 else _GO_ON
         head = request.method == "HEAD"
         try:
             data = _encode(response, end, head)

@@ -27,7 +27,7 @@ import httptools
 from .problems import STATUS_BY_CODE, Problem, problem
 from .routing import MAX_BODY, Request
 
-__all__ = ["CONTINUE", "MAX_HEAD", "MAX_HEADERS", "Event", "Received", "Refused", "RequestReader"]
+__all__ = ["CONTINUE", "MAX_HEAD", "MAX_HEADERS", "Event", "Refused", "RequestReader"]
 
 MAX_HEAD: Final = 16_384
 MAX_HEADERS: Final = 100
@@ -56,17 +56,6 @@ BAD_VERSION: Final = problem(
 )
 
 
-class Received:
-    """A whole request, with how the connection goes on after its answer."""
-
-    __slots__ = ("http10", "keep_alive", "request")
-
-    def __init__(self, request: Request, keep_alive: bool, http10: bool) -> None:
-        self.request = request
-        self.keep_alive = keep_alive
-        self.http10 = http10
-
-
 class Refused:
     """The bytes cannot be read on: answer ``problem`` after what is owed, then close."""
 
@@ -83,7 +72,7 @@ class _Continue:
 
 
 CONTINUE: Final = _Continue()
-Event = Received | Refused | _Continue
+Event = Request | Refused | _Continue
 
 
 class _Stop(Exception):
@@ -99,6 +88,8 @@ class RequestReader:
         self._refusal: Problem | None = None
         self._in_head = True
         self._head_bytes = 0
+        self._partial = False
+        """A request's line has begun and the request is not whole yet."""
         self.upgraded = False
         """The last request asked to switch protocols: the bytes after it are not HTTP."""
         self.stopped = False
@@ -131,6 +122,8 @@ class RequestReader:
         else:
             if self._in_head and self._head_bytes > MAX_HEAD:
                 self._refuse(HEAD_TOO_LARGE)
+            elif self._partial and self.reading_since is None:
+                self.reading_since = time.monotonic()  # once per request left half read, not per request
         events, self._events = self._events, []
         return events
 
@@ -145,11 +138,9 @@ class RequestReader:
 
     # httptools callbacks: they collect, and stop the parser at a limit
 
-    def on_message_begin(self) -> None:
-        self.reading_since = time.monotonic()
-        self._start_message()
-
     def on_url(self, url: bytes) -> None:
+        """The first callback of every request (llhttp also calls it for a partial URL)."""
+        self._partial = True
         self._url += url
         self._head_size += len(url)
 
@@ -176,12 +167,11 @@ class RequestReader:
             self._http10 = True
         elif self._hosts != 1:
             self._stop(NO_SINGLE_HOST)
-        announced = self._headers.get(b"content-length")
-        if announced is not None:  # llhttp lets only digits through, any number of them
-            digits = announced.lstrip(b"0")
-            if len(digits) > _MAX_LENGTH_DIGITS or int(digits or b"0") > MAX_BODY:
-                self._stop(TOO_LARGE)
-        if not self._http10 and self._headers.get(b"expect", b"").lower() == b"100-continue":
+        headers = self._headers
+        announced = headers.get(b"content-length")
+        if announced is not None and len(announced) >= _MAX_LENGTH_DIGITS and _too_large(announced):
+            self._stop(TOO_LARGE)
+        if b"expect" in headers and not self._http10 and headers[b"expect"].lower() == b"100-continue":
             self._events.append(CONTINUE)
 
     def on_body(self, chunk: bytes) -> None:
@@ -198,18 +188,45 @@ class RequestReader:
     def on_message_complete(self) -> None:
         self._in_head = True
         self._head_bytes = 0
+        self._partial = False
         self.reading_since = None
         parser = self._parser
         method = parser.get_method()
-        url = self._url
         body = self._body
-        request = Request(
-            _METHOD_NAMES.get(method) or method.decode("ascii"),
-            url.partition(b"?")[0].decode("latin-1") if url[:1] == b"/" else _path(url),
-            self._headers,
-            body if type(body) is bytes else bytes(body),
+        self._events.append(
+            Request(
+                _METHOD_NAMES.get(method) or method.decode("ascii"),
+                _paths.get(self._url) or _path_of(self._url),
+                self._headers,
+                body if type(body) is bytes else bytes(body),
+                parser.should_keep_alive(),
+                self._http10,
+            )
         )
-        self._events.append(Received(request, parser.should_keep_alive(), self._http10))
+        self._start_message()
+
+
+def _too_large(announced: bytes) -> bool:
+    """Whether a ``Content-Length`` exceeds :data:`MAX_BODY`.
+
+    llhttp lets only digits through, but any number of them: too many for ``int``.
+    """
+    digits = announced.lstrip(b"0")
+    return len(digits) > _MAX_LENGTH_DIGITS or int(digits or b"0") > MAX_BODY
+
+
+_paths: dict[bytes, str] = {}
+"""Request targets seen lately and their paths: most connections ask for the same few."""
+_MAX_PATHS: Final = 256
+
+
+def _path_of(target: bytes) -> str:
+    """The path of a request target, without its query; remembered for the next request."""
+    path = target.partition(b"?")[0].decode("latin-1") if target[:1] == b"/" else _path(target)
+    if len(_paths) >= _MAX_PATHS:
+        _paths.clear()  # targets that never repeat cost a lookup each, never memory
+    _paths[target] = path
+    return path
 
 
 def _path(target: bytes) -> str:

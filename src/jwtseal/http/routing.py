@@ -45,12 +45,18 @@ UNMATCHED: Final = "unmatched"
 
 @dataclass(slots=True)
 class Request:
-    """One complete HTTP request; ``headers`` maps lower-case names to their first value."""
+    """One complete HTTP request; ``headers`` maps lower-case names to their first value.
+
+    ``keep_alive`` and ``http10`` tell the server how the connection goes on
+    after the answer.
+    """
 
     method: str
     path: str
     headers: dict[bytes, bytes]
     body: bytes = b""
+    keep_alive: bool = True
+    http10: bool = False
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header; ``name`` in lower case."""
@@ -92,17 +98,20 @@ class Deferred:
     turn has run.
     """
 
-    __slots__ = ("_callback",)
+    __slots__ = ("_callback", "_context")
 
     def __init__(self) -> None:
-        self._callback: Callable[[Response], None] | None = None
+        self._callback: Callable[..., None] | None = None
+        self._context: tuple[Any, ...] = ()
 
-    def then(self, callback: Callable[[Response], None]) -> None:
+    def then(self, callback: Callable[..., None], *context: Any) -> None:
+        """Call ``callback(response, *context)`` with the answer (no closure per request)."""
         self._callback = callback
+        self._context = context
 
     def resolve(self, response: Response) -> None:
         assert self._callback is not None, "the server registers its callback before the batch runs"
-        self._callback(response)
+        self._callback(response, *self._context)
 
 
 Answer = Response | Deferred | Awaitable[Response]
