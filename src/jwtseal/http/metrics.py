@@ -26,7 +26,11 @@ import logging
 import os
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import partial
+from itertools import compress
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,6 +62,19 @@ logger = logging.getLogger("jwtseal.metrics")
 Labels = tuple[str, ...]
 Counts = dict[str, dict[Labels, int]]
 Histogram = dict[Labels, tuple[list[int], float]]
+
+
+_ISSUED: Final = ("/encode", 200)
+_bucket: Final = partial(bisect_left, BUCKETS)
+_result: Final = methodcaller("get", "code", "ok")  # a /decode's problem code, or ok
+_kid_and_alg: Final = itemgetter("kid", "alg")
+
+
+def _add(counts: dict[Labels, int], found: Counter[Any], single: bool = False) -> None:
+    """Add ``found`` to ``counts``; with ``single``, its keys are the one label's values."""
+    for key, n in found.items():
+        labels = (key,) if single else key
+        counts[labels] = counts.get(labels, 0) + n
 
 
 def _escape(value: str) -> str:
@@ -92,29 +109,32 @@ class Metrics:
             self._absorb()
 
     def _absorb(self) -> None:
-        """Turn the pending observations into counts, in one loop with no call per request."""
+        """Turn the pending observations into counts.
+
+        Column by column: ``Counter``, ``map`` and ``compress`` take each
+        request's step in C, which matters at ten thousand requests a second.
+        """
         pending, self._pending = self._pending, []
         if not pending:
             return
+        routes, methods, statuses, seconds, facts = zip(*pending, strict=True)
         requests = self._counts["jwtseal_http_requests"]
-        issued = self._counts["jwtseal_tokens_issued"]
-        verifications = self._counts["jwtseal_verifications"]
-        latency, latency_sum = self._latency, self._latency_sum
-        for route, method, status, seconds, facts in pending:
-            labels: Labels = (route, method if method in _METHODS else "OTHER", str(status))
-            requests[labels] = requests.get(labels, 0) + 1
-            buckets = latency.get(route)
+        for (route, method, status), n in Counter(zip(routes, methods, statuses, strict=True)).items():
+            labels = (route, method if method in _METHODS else "OTHER", str(status))
+            requests[labels] = requests.get(labels, 0) + n
+        for route in set(routes):
+            durations = list(compress(seconds, map(route.__eq__, routes)))
+            buckets = self._latency.get(route)
             if buckets is None:
-                buckets = latency[route] = [0] * (len(BUCKETS) + 1)
-                latency_sum[route] = 0.0
-            buckets[bisect_left(BUCKETS, seconds)] += 1
-            latency_sum[route] += seconds
-            if route == "/decode":
-                labels = (facts.get("code", "ok"),)
-                verifications[labels] = verifications.get(labels, 0) + 1
-            elif route == "/encode" and status == 200:
-                labels = (facts["kid"], facts["alg"])
-                issued[labels] = issued.get(labels, 0) + 1
+                buckets = self._latency[route] = [0] * (len(BUCKETS) + 1)
+                self._latency_sum[route] = 0.0
+            for index, n in Counter(map(_bucket, durations)).items():
+                buckets[index] += n
+            self._latency_sum[route] += sum(durations)
+        verified = compress(facts, map("/decode".__eq__, routes))
+        _add(self._counts["jwtseal_verifications"], Counter(map(_result, verified)), single=True)
+        issued = compress(facts, map(_ISSUED.__eq__, zip(routes, statuses, strict=True)))
+        _add(self._counts["jwtseal_tokens_issued"], Counter(map(_kid_and_alg, issued)))
         self._dirty = True
 
     def remote_event(self, event: str, origin: str) -> None:

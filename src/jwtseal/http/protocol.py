@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Awaitable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from .reader import MAX_HEAD, MAX_HEADERS, Refused, RequestReader
 from .routing import UNMATCHED, Deferred, Request, Response, Router, error_response, log_failure
@@ -65,22 +65,8 @@ _LINGER_NONE: Final = struct.pack("ii", 1, 0)
 Phase = Literal["open", "closing", "closed"]
 
 
-class _Date:
-    """The ``Date`` header, formatted once a second rather than once a request."""
-
-    def __init__(self) -> None:
-        self._second = 0
-        self._line = b""
-
-    def line(self) -> bytes:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            self._line = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
-        return self._line
-
-
-_date = _Date()
+_date: list[Any] = [0, b""]
+"""The ``Date`` header's second and line: formatted once a second rather than once a request."""
 
 
 def _encode(response: Response, end: bytes, head: bool = False) -> bytes:
@@ -89,12 +75,15 @@ def _encode(response: Response, end: bytes, head: bool = False) -> bytes:
     Raises:
         KeyError: ``response.status`` is not an HTTP status.
     """
+    now = int(time.time())
+    if now != _date[0]:
+        _date[:] = now, b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
     body = response.body
     return b"%scontent-type: %s\r\ncontent-length: %d\r\n%s%s%s%s" % (
         _STATUS_LINES[response.status],
         response.content_type,
         len(body),
-        _date.line(),
+        _date[1],
         response.header_lines() if response.headers else b"",
         end,
         b"" if head else body,
