@@ -95,7 +95,11 @@ class RequestReader:
         self.stopped = False
         """Refused, or upgraded: nothing more is read."""
         self.reading_since: float | None = None
-        """When the request now being read began (monotonic), or None between requests."""
+        """When a read first ended inside the request now being read (monotonic), else None.
+
+        Set from the request's target on: a client stalling inside the method
+        name (a few bytes) is timed out as idle, by the keep-alive timeout.
+        """
         self._start_message()
 
     def _start_message(self) -> None:
