@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -71,34 +71,36 @@ class MotoAws:
     clients: list[Any] = field(default_factory=list)
 
     def secrets(self, endpoint: str | None = None) -> SecretsManagerClient:
-        client: SecretsManagerClient = boto3.client(
-            "secretsmanager",
-            endpoint_url=endpoint or self.endpoint,
-            region_name=REGION,
-            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        self.clients.append(client)
+        client: SecretsManagerClient = self._client("secretsmanager", endpoint, fail_fast=True)
         return client
 
     def kms(self, endpoint: str | None = None) -> KMSClient:
-        client: KMSClient = boto3.client(
-            "kms",
-            endpoint_url=endpoint or self.endpoint,
-            region_name=REGION,
-            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        self.clients.append(client)
+        client: KMSClient = self._client("kms", endpoint, fail_fast=True)
         return client
 
     def s3(self) -> S3Client:
-        client: S3Client = boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
+        client: S3Client = self._client("s3")
+        return client
+
+    def _client(
+        self,
+        service: Literal["secretsmanager", "kms", "s3"],
+        endpoint: str | None = None,
+        *,
+        fail_fast: bool = False,
+    ) -> Any:
+        """A client of ``service`` on the moto server (or ``endpoint``), closed when it stops.
+
+        ``fail_fast``: one attempt and short timeouts, for tests that stop the server under it.
+        """
+        config = (
+            Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10) if fail_fast else None
+        )
+        client = boto3.client(
+            service,
+            endpoint_url=endpoint or self.endpoint,
             region_name=REGION,
+            config=config,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
