@@ -21,7 +21,7 @@ import pytest
 
 from jwtseal.apikeys import ApiKeys
 from jwtseal.http import create_app
-from jwtseal.http.observers import MAX_PENDING
+from jwtseal.http.journal import MAX_RECORDS, Journal, Record
 from jwtseal.http.routing import Response, Router
 from jwtseal.service import Service
 from jwtseal.settings import Settings
@@ -74,8 +74,8 @@ def failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_an_observer_that_raises_changes_no_answer_on_any_connection(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def failing(route: str, method: str, response: Response, seconds: float) -> None:
-        if route == "/fails":
+    def failing(records: list[Record]) -> None:
+        if any(route == "/fails" for route, *_ in records):
             raise RuntimeError("observer bug")
 
     router = Router(
@@ -83,7 +83,7 @@ def test_an_observer_that_raises_changes_no_answer_on_any_connection(
             "/ok": {"GET": lambda request: Response(200, b'{"ok":true}')},
             "/fails": {"GET": lambda request: Response(200, b'{"fails":false}')},
         },
-        observers=[failing],
+        journal=Journal([failing]),
     )
     with caplog.at_level(logging.ERROR, logger="jwtseal"), serve_in_thread(router, bound_socket()) as url:
         first = exchange(url, get("/ok") + get("/fails") + get("/ok"), 3)
@@ -106,7 +106,7 @@ def service_router(tmp_path: Path) -> Router:
 def test_a_log_sink_that_cannot_be_written_changes_no_answer(
     monkeypatch: pytest.MonkeyPatch, service_router: Router, sink: type[io.TextIOBase]
 ) -> None:
-    count = MAX_PENDING + 8  # past a batch of the access log, written while requests are answered
+    count = MAX_RECORDS + 8  # past a batch of the journal, written while requests are answered
     monkeypatch.setattr(sys, "stderr", sink())
     with serve_in_thread(service_router, bound_socket()) as url:
         many = exchange(url, get("/healthz") * count, count)

@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import io
 import json
+import time
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 import pytest
 
 from jwtseal import BadSignature, Expired
 from jwtseal.http.batch import CryptoBatch
-from jwtseal.http.observers import MAX_PENDING, AccessLog
-from jwtseal.http.routing import Request, Response, Router
+from jwtseal.http.journal import MAX_RECORDS, Journal, Record
+from jwtseal.http.observers import AccessLog
+from jwtseal.http.routing import Request, Response, Router, shared_facts
 from tests.conftest import bound_socket, serve_in_thread
 
 
@@ -42,19 +45,24 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(
     assert "unhandled error" in caplog.text
 
 
-def test_the_access_log_writes_in_batches_and_never_loses_a_line_at_shutdown() -> None:
+def record(route: str, response: Response, seconds: float, method: str = "POST") -> Record:
+    ended = time.perf_counter()
+    return (route, method, response, ended - seconds, ended)
+
+
+def test_the_journal_hands_the_access_log_whole_batches_and_never_loses_a_line_at_shutdown() -> None:
     stream = io.StringIO()
-    log = AccessLog(stream)
-    answer = Response(401, b"{}", facts={"code": "bad_signature"})
-    for _ in range(MAX_PENDING - 1):
-        log("/decode", "POST", answer, 0.001)
-    assert stream.getvalue() == ""  # batched: nothing written per request
-    log("/decode", "POST", answer, 0.001)
-    assert stream.getvalue().count("\n") == MAX_PENDING  # a full batch is written at once
-    log("/encode", "POST", Response(200, b"{}", facts={"kid": "k1"}), 0.002)
+    journal = Journal([AccessLog(stream)])
+    answer = Response(401, b"{}", facts=shared_facts(code="bad_signature"))
+    for _ in range(MAX_RECORDS):
+        journal.records.append(record("/decode", answer, 0.001))
+    assert stream.getvalue() == ""  # recorded, nothing written per request
+    journal.flush()
+    assert stream.getvalue().count("\n") == MAX_RECORDS  # a whole batch written at once
+    journal.records.append(record("/encode", Response(200, b"{}", facts=shared_facts(kid="k1")), 0.002))
 
     async def shutdown_soon() -> None:
-        task = asyncio.create_task(log.run())
+        task = asyncio.create_task(journal.run())
         await asyncio.sleep(0)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -62,24 +70,50 @@ def test_the_access_log_writes_in_batches_and_never_loses_a_line_at_shutdown() -
 
     asyncio.run(shutdown_soon())
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert len(lines) == MAX_PENDING + 1
+    assert len(lines) == MAX_RECORDS + 1
     assert lines[0]["code"] == "bad_signature"
     assert lines[-1] == {**lines[-1], "route": "/encode", "status": 200, "kid": "k1", "event": "request"}
+    assert journal.records == []
 
 
 def test_access_log_lines_stay_exact_through_more_routes_and_facts_than_it_keeps_formatted() -> None:
     stream = io.StringIO()
     log = AccessLog(stream)
     kinds = 2_500  # past the formatted parts kept, twice over: each line must still be its own
-    for n in range(kinds):
-        log(f"/route-{n}", "POST", Response(200, b"{}", facts={"kid": f"kid-{n}", "alg": "ES256"}), n / 1e6)
-    log.flush()
+    started = time.perf_counter()
+    records: list[Record] = [
+        (
+            f"/route-{n}",
+            "POST",
+            Response(200, b"{}", facts={"kid": f"kid-{n}", "alg": "ES256"}),
+            started,
+            started + n / 1e6,
+        )
+        for n in range(kinds)
+    ]
+    log(records)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(line["route"], line["kid"], line["duration_ms"]) for line in lines] == [
         (f"/route-{n}", f"kid-{n}", round(n / 1e3, 3)) for n in range(kinds)
     ]
     assert {line["alg"] for line in lines} == {"ES256"}
     assert all(line["ts"].endswith("+00:00") and len(line["ts"]) == 29 for line in lines)
+
+
+def test_access_log_timestamps_are_the_wall_clock_times_answers_were_written() -> None:
+    stream = io.StringIO()
+    answer = Response(200, b"{}")
+    now, wall = time.perf_counter(), time.time()
+    offsets = [-2.5, -1.002, -1.0, -0.003, -0.001, 0.0]  # oldest first, across seconds and milliseconds
+    AccessLog(stream)([("/healthz", "GET", answer, now + offset, now + offset) for offset in offsets])
+    stamps = [
+        datetime.fromisoformat(json.loads(line)["ts"]).timestamp() for line in stream.getvalue().splitlines()
+    ]
+    assert len(stamps) == len(offsets)
+    assert stamps == sorted(stamps)
+    for stamp, offset in zip(stamps, offsets, strict=True):
+        assert wall + offset - 0.05 < stamp <= wall + offset + 0.05
+    assert len(set(stamps)) == len(offsets)  # a millisecond or more apart: another timestamp
 
 
 def test_a_batch_runs_every_work_before_any_finish_and_answers_failures_as_problems() -> None:

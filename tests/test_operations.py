@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jwtseal import SigningKey
 from jwtseal.cli import main
+from jwtseal.http.journal import FLUSH_INTERVAL
 from jwtseal.http.metrics import SAVE_INTERVAL
 from jwtseal.settings import SETTINGS
 from tests.conftest import RunningService, StartService
@@ -62,7 +63,9 @@ def test_metrics_add_up_across_two_workers(tmp_path: Path, start_service: StartS
             with httpx.Client() as fresh:
                 answer = fresh.post(f"{server.url}/decode", json={"token": foreign, "jwksUri": jwks_uri})
                 assert answer.status_code == 200
-        time.sleep(SAVE_INTERVAL * 3)  # each worker's counts reach the others within SAVE_INTERVAL
+        time.sleep(
+            (FLUSH_INTERVAL + SAVE_INTERVAL) * 3
+        )  # counted within FLUSH_INTERVAL, shared within SAVE_INTERVAL
         scrapes = [httpx.get(f"{server.url}/metrics").text for _ in range(4)]
     kid, alg = tokens[0]["kid"], tokens[0]["alg"]
     for text in scrapes:
@@ -103,7 +106,7 @@ def test_either_worker_verifies_with_the_set_another_fetched_after_the_origin_go
             for _ in range(24):
                 with httpx.Client() as fresh:  # a new connection each time: spread over the workers
                     answers.append(fresh.post(f"{server.url}/decode", json=body).status_code)
-            time.sleep(SAVE_INTERVAL * 3)
+            time.sleep((FLUSH_INTERVAL + SAVE_INTERVAL) * 3)
             text = httpx.get(f"{server.url}/metrics").text
         assert answers == [200] * 24
         assert origin.count == 1

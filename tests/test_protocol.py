@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from jwtseal.http.journal import Journal, Record
 from jwtseal.http.protocol import MAX_PIPELINED, SEND_TIMEOUT, Connection, ConnectionState
 from jwtseal.http.reader import Refused, RequestReader
 from jwtseal.http.routing import MAX_BODY, Request, Response, Router
@@ -325,24 +326,28 @@ def test_every_request_target_is_routed_by_its_own_path_however_many_distinct_ta
 # the failure rule for observers
 
 
-def test_an_observer_that_raises_changes_no_answer_and_is_logged_once(
+def test_an_observer_that_raises_changes_no_answer_and_is_logged_once_for_its_batch(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     seen: list[int] = []
 
-    def failing(route: str, method: str, response: Response, seconds: float) -> None:
+    def failing(records: list[Record]) -> None:
         raise OSError(28, "No space left on device")
 
-    def counting(route: str, method: str, response: Response, seconds: float) -> None:
-        seen.append(response.status)
+    def counting(records: list[Record]) -> None:
+        seen.extend(response.status for _, _, response, _, _ in records)
 
-    router = Router(ROUTER_ROUTES, observers=[failing, counting])
+    router = Router(ROUTER_ROUTES, journal=Journal([failing, counting]))
     with caplog.at_level(logging.ERROR, logger="jwtseal.http"):
         found, _ = exchange(get("/ok") + b"NOT HTTP\r\n\r\n", router=router)
+        assert seen == []  # recorded, not yet observed: observers take batches
+        router.journal.flush()
     assert [status(head) for head, _ in found] == [200, 400]
     assert seen == [200, 400]  # the next observer still ran, for both
-    assert [record.getMessage() for record in caplog.records] == ["observer failed", "observer failed"]
-    assert caplog.records[0].fields["error_type"] == "OSError"  # type: ignore[attr-defined]
+    [record] = caplog.records
+    assert record.getMessage() == "observer failed"
+    assert record.fields["error_type"] == "OSError"  # type: ignore[attr-defined]
+    assert record.fields["path"] == "/ok, invalid"  # type: ignore[attr-defined]
 
 
 ROUTER_ROUTES: dict[str, dict[str, Any]] = {

@@ -12,6 +12,7 @@ from ..service import Service
 from ..settings import Settings
 from ..stores.base import KeyStore
 from .endpoints import Endpoints
+from .journal import Journal
 from .metrics import Metrics
 from .observers import AccessLog
 from .page import page_routes
@@ -59,8 +60,8 @@ def create_app(
     if api_keys is None:
         configured = settings.api_keys
         api_keys = ApiKeys.from_keys(configured) if configured else ApiKeys.from_store(keyring.store)[0]
-    endpoints = Endpoints(service, api_keys, metrics)
-    access_log = AccessLog()
+    journal = Journal([AccessLog(), metrics])
+    endpoints = Endpoints(service, api_keys, metrics, journal)
     return Router(
         {
             "/.well-known/jwks.json": {"GET": endpoints.jwks},
@@ -74,6 +75,6 @@ def create_app(
             "/openapi.json": {"GET": endpoints.openapi_json},
             **page_routes(),
         },
-        background=[lambda: _maintain_keys(keyring, maintenance_interval), access_log.run, metrics.run],
-        observers=[access_log, metrics],
+        background=[lambda: _maintain_keys(keyring, maintenance_interval), metrics.run],
+        journal=journal,
     )

@@ -20,9 +20,10 @@ from ..issuer import IssuedToken, UnsignedToken
 from ..keyring import KeyRingView
 from ..service import Service
 from .batch import CryptoBatch
+from .journal import Journal
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
-from .routing import Answer, Request, Response
+from .routing import Answer, Request, Response, shared_facts
 
 __all__ = ["Endpoints"]
 
@@ -74,21 +75,22 @@ def _issued(issued: IssuedToken) -> Response:
         "exp": claims["exp"],
         "jti": claims["jti"],
     }
-    return Response(200, dumps_ascii(body), facts={"kid": issued.kid, "alg": issued.alg})
+    return Response(200, dumps_ascii(body), facts=shared_facts(kid=issued.kid, alg=issued.alg))
 
 
 def _verified(token: str, claims: dict[str, Any]) -> Response:
     header = parse_header(token.partition(".")[0])  # cached, and valid: it just verified
-    return Response(200, dumps_ascii(claims), facts={"kid": header.kid, "alg": header.alg})
+    return Response(200, dumps_ascii(claims), facts=shared_facts(kid=header.kid, alg=header.alg))
 
 
 class Endpoints:
     """The handlers of one service: ``(Request) -> Response``, awaitable only when it needs I/O."""
 
-    def __init__(self, service: Service, api_keys: ApiKeys, metrics: Metrics) -> None:
+    def __init__(self, service: Service, api_keys: ApiKeys, metrics: Metrics, journal: Journal) -> None:
         self.service = service
         self.api_keys = api_keys
         self.metrics = metrics
+        self.journal = journal
         self.cache_control = f"public, max-age={service.settings.jwks_max_age}".encode()
         self.openapi = json.dumps(openapi_document(__version__)).encode()
         self.batch = CryptoBatch()
@@ -193,6 +195,8 @@ class Endpoints:
         return _json_response({"status": "ready", "kid": key.kid})
 
     def metrics_text(self, request: Request) -> Response:
+        """Every request answered before this one is counted (the journal is flushed first)."""
+        self.journal.flush()
         return Response(200, self.metrics.exposition(), CONTENT_TYPE)
 
     def openapi_json(self, request: Request) -> Response:

@@ -16,8 +16,9 @@ happens to a later request, every earlier one is answered first.
 
 The failure rule: an exception anywhere after a request is read (its
 handler, the store under it, or writing its answer) becomes a logged 500
-problem for that request alone. Observers (the access log, the metrics) run
-after the answer is written and are best effort: one that fails is logged
+problem for that request alone. Each answer written is recorded in the
+router's :class:`~.journal.Journal`; its observers (the access log, the
+metrics) take the records in batches, best effort: one that fails is logged
 and never changes an answer.
 """
 
@@ -33,8 +34,9 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Final, Literal, cast
 
+from .journal import MAX_RECORDS
 from .reader import MAX_HEAD, MAX_HEADERS, Refused, RequestReader
-from .routing import UNMATCHED, Deferred, Request, Response, Router, error_response, log_failure
+from .routing import UNMATCHED, Deferred, Request, Response, Router, error_response
 
 __all__ = [
     "INVALID",
@@ -139,7 +141,8 @@ class Connection(asyncio.Protocol):
     def __init__(self, state: ConnectionState) -> None:
         self._state = state
         self._router = state.router
-        self._observers = state.router.observers
+        self._journal = state.router.journal
+        self._records = self._journal.records
         self._reader = RequestReader()
         self._waiting: deque[Request] = deque()
         self._phase: Phase = "open"
@@ -206,7 +209,7 @@ class Connection(asyncio.Protocol):
         if self._refusal is not None:
             refusal, self._refusal = self._refusal, None
             self._transport.write(_encode(refusal, _CLOSE))
-            self._observe(INVALID, "-", refusal, 0.0)
+            self._record(INVALID, "-", refusal)
             self._close()
         elif self._phase == "closing":
             self._close()
@@ -259,22 +262,19 @@ class Connection(asyncio.Protocol):
             response = error_response(exc, request.path)
             data = _encode(response, end, head)
         self._transport.write(data)
-        elapsed = time.perf_counter() - started
-        for observe in self._observers:  # as _observe(), without a call more per request
-            try:
-                observe(route, request.method, response, elapsed)
-            except Exception as exc:
-                log_failure("observer failed", exc, route)
+        records = self._records
+        records.append((route, request.method, response, started, time.perf_counter()))
+        if len(records) >= MAX_RECORDS:
+            self._journal.flush()
         if last:
             self._close()
 
-    def _observe(self, route: str, method: str, response: Response, elapsed: float) -> None:
-        """Tell the observers; one that fails is logged and changes nothing else."""
-        for observe in self._observers:
-            try:
-                observe(route, method, response, elapsed)
-            except Exception as exc:
-                log_failure("observer failed", exc, route)
+    def _record(self, route: str, method: str, response: Response) -> None:
+        """Record an answer given without a request: it took no time of ours."""
+        now = time.perf_counter()
+        self._records.append((route, method, response, now, now))
+        if len(self._records) >= MAX_RECORDS:
+            self._journal.flush()
 
     def _update_reading(self) -> None:
         """Read while open, writable and not too far ahead of the answers."""

@@ -11,14 +11,14 @@ I/O (a remote JWKS fetch): answers that need no I/O are written without an
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 from ..errors import JwtsealError, SigningUnavailable, Unauthorized
+from .failures import log_failure
+from .journal import Journal
 from .problems import Problem, problem, problem_for
 
 __all__ = [
@@ -27,15 +27,13 @@ __all__ = [
     "Answer",
     "Deferred",
     "Handler",
-    "Observer",
     "Request",
     "Response",
     "Router",
     "error_response",
     "log_failure",
+    "shared_facts",
 ]
-
-logger = logging.getLogger("jwtseal.http")
 
 MAX_BODY: Final = 65_536
 JSON: Final = b"application/json"
@@ -63,19 +61,34 @@ class Request:
         return self.headers.get(name)
 
 
+@lru_cache(maxsize=1024)
+def shared_facts(**members: str) -> Mapping[str, str]:
+    """The one mapping of these facts, shared by every answer that has them.
+
+    The access log formats an answer's facts once per mapping, not once per
+    answer. Read-only by contract: nothing writes to facts once made.
+    """
+    return members
+
+
+def _no_facts() -> Mapping[str, str]:
+    return shared_facts()
+
+
 @dataclass(slots=True)
 class Response:
     """An answer, plus ``facts`` about it (problem ``code``, ``kid``, ``alg``) for logs and metrics.
 
     The server and the observers only read it, so a handler may hand out one
-    instance again and again (the JWKS does).
+    instance again and again (the JWKS does). Make ``facts`` with
+    :func:`shared_facts`, so that answers share them.
     """
 
     status: int
     body: bytes
     content_type: bytes = JSON
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    facts: dict[str, str] = field(default_factory=dict)
+    facts: Mapping[str, str] = field(default_factory=_no_facts)
     _header_lines: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def header_lines(self) -> bytes:
@@ -86,7 +99,7 @@ class Response:
 
     @classmethod
     def problem(cls, answer: Problem, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-        return cls(answer.status, answer.body, PROBLEM_JSON, headers or [], {"code": answer.code})
+        return cls(answer.status, answer.body, PROBLEM_JSON, headers or [], shared_facts(code=answer.code))
 
 
 class Deferred:
@@ -115,8 +128,6 @@ class Deferred:
 Answer = Response | Deferred | Awaitable[Response]
 _GIVEN_NOW: Final = (Response, Deferred)  # a tuple: ``Response | Deferred`` would build a union per request
 Handler = Callable[[Request], Answer]
-Observer = Callable[[str, str, Response, float], None]
-"""Called after every answered request with (route, method, response, seconds)."""
 Job = Callable[[], Coroutine[Any, Any, None]]
 
 _NOT_FOUND: Final = problem(404, "not_found", "There is nothing at this path.")
@@ -127,20 +138,22 @@ class Router:
     """Exact-path routing to one handler per method; 404 and 405 as problems.
 
     ``background`` coroutines run for the life of the server (cancelled at
-    shutdown): work kept off the request path. ``observers`` see every
-    answered request (logs, metrics); unknown paths are reported as one
-    route, so random URLs cannot grow label sets.
+    shutdown, in order): work kept off the request path. The ``journal``
+    records every answered request for its observers (logs, metrics) and is
+    flushed by the first background job, so its last batch is taken before
+    the other jobs stop; unknown paths are reported as one route, so random
+    URLs cannot grow label sets.
     """
 
     def __init__(
         self,
         routes: Mapping[str, Mapping[str, Handler]],
         background: Sequence[Job] = (),
-        observers: Sequence[Observer] = (),
+        journal: Journal | None = None,
     ) -> None:
         self._routes = {path: dict(methods) for path, methods in routes.items()}
-        self.background = tuple(background)
-        self.observers = tuple(observers)
+        self.journal = journal or Journal()
+        self.background = (self.journal.run, *background)
 
     def route(self, request: Request) -> tuple[str, Answer]:
         """The route label for metrics, and the handler's answer (a problem for any jwtseal error)."""
@@ -179,22 +192,3 @@ def error_response(exc: Exception, path: str) -> Response:
         return Response.problem(problem_for(exc))
     log_failure("unhandled error", exc, path)
     return Response.problem(problem(500, "jwtseal_error", "The service failed to answer."))
-
-
-def log_failure(event: str, exc: BaseException, path: str) -> None:
-    """Log a fault of ours once, with its exception's type, message and traceback.
-
-    Never raises: the log sink itself may be what failed (a closed stderr
-    raises ``ValueError`` even from :meth:`logging.Handler.handleError`).
-    """
-    kind = type(exc)
-    fields = {
-        "path": path,
-        "error_type": kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}",
-        "error": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
-    with contextlib.suppress(Exception):
-        logger.error(event, extra={"fields": fields})
