@@ -98,9 +98,14 @@ class _Rsa:
         return lambda data: sign(data, pad, digest)
 
     def verifier(self, key: PublicKey) -> Verifier:
-        check, pad, digest = cast("rsa.RSAPublicKey", key).verify, self.pad, self.digest
+        rsa_key, pad, digest = cast("rsa.RSAPublicKey", key), self.pad, self.digest
+        check, length = rsa_key.verify, (rsa_key.key_size + 7) // 8
 
         def verify(data: bytes, signature: bytes) -> bool:
+            # RFC 8017 section 8.1.2 step 1: exactly k octets. OpenSSL reads a short PSS signature
+            # as the same number, so one starting with 00 would have a second, shorter spelling.
+            if len(signature) != length:
+                return False
             try:
                 check(signature, data, pad, digest)
             except InvalidSignature:
