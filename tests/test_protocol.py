@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from jwtseal.http.journal import Journal, Record
+from jwtseal.http.journal import MAX_RECORDS, Journal, Record
 from jwtseal.http.protocol import MAX_PIPELINED, SEND_TIMEOUT, Connection, ConnectionState
 from jwtseal.http.reader import Refused, RequestReader
 from jwtseal.http.routing import MAX_BODY, Request, Response, Router
@@ -348,6 +348,15 @@ def test_an_observer_that_raises_changes_no_answer_and_is_logged_once_for_its_ba
     assert record.getMessage() == "observer failed"
     assert record.fields["error_type"] == "OSError"  # type: ignore[attr-defined]
     assert record.fields["path"] == "/ok, invalid"  # type: ignore[attr-defined]
+
+
+def test_refusals_are_recorded_too_and_observed_a_whole_batch_at_a_time() -> None:
+    batches: list[list[str]] = []
+    router = Router(ROUTER_ROUTES, journal=Journal([lambda records: batches.append([r[0] for r in records])]))
+    for _ in range(MAX_RECORDS):
+        found, _ = exchange(b"NOT HTTP\r\n\r\n", router=router)
+        assert [status(head) for head, _ in found] == [400]
+    assert batches == [["invalid"] * MAX_RECORDS]  # observed once the batch was whole, with no timer
 
 
 ROUTER_ROUTES: dict[str, dict[str, Any]] = {
