@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from jwtseal.http.journal import MAX_RECORDS, Journal, Record
-from jwtseal.http.protocol import MAX_PIPELINED, SEND_TIMEOUT, Connection, ConnectionState
+from jwtseal.http.protocol import MAX_HEAD, MAX_PIPELINED, SEND_TIMEOUT, Connection, ConnectionState
 from jwtseal.http.reader import Refused, RequestReader
 from jwtseal.http.routing import MAX_BODY, Request, Response, Router
 
@@ -159,6 +159,38 @@ def test_chunked_trailers_never_become_headers() -> None:
     [(head, body)] = exchange(chunked + trailer)[0]
     assert status(head) == 200
     assert json.loads(body) == ["host", "transfer-encoding"]
+
+
+def test_a_trailer_section_that_never_ends_is_refused_like_a_head_that_never_ends() -> None:
+    connection, transport = connect()
+    chunked = (
+        b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nx-trailer: "
+    )
+    connection.data_received(chunked)
+    tracemalloc.start()
+    try:
+        sent = 0
+        while not transport.closed and sent < 100 * MAX_HEAD:  # bounded: fails rather than hangs
+            connection.data_received(b"a" * 1024)
+            sent += 1024
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    [(head, body)] = answers(bytes(transport.written))
+    assert (status(head), code(body)) == (431, "headers_too_large")
+    assert sent <= MAX_HEAD + 1024
+    assert peak < 4 * MAX_HEAD
+
+
+def test_chunks_larger_than_a_head_may_come_apart_from_their_size_line() -> None:
+    connection, transport = connect()
+    size = MAX_BODY - 16  # far over MAX_HEAD: a chunk's data is body, not head
+    connection.data_received(b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
+    connection.data_received(b"%x\r\n" % size)
+    connection.data_received(b"x" * size + b"\r\n")
+    connection.data_received(b"0\r\nx-trailer: 1\r\n\r\n")
+    [(head, body)] = answers(bytes(transport.written))
+    assert (status(head), body) == (200, b"x" * size)
 
 
 # finding 3: a body's memory is in proportion to the body, not to its chunks

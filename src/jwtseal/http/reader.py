@@ -87,6 +87,7 @@ class RequestReader:
         self._events: list[Event] = []
         self._refusal: Problem | None = None
         self._in_head = True
+        """Reading a head, or a chunked body's trailer section: bytes that count against MAX_HEAD."""
         self._head_bytes = 0
         self._partial = False
         """A request's line has begun and the request is not whole yet."""
@@ -105,6 +106,8 @@ class RequestReader:
     def _start_message(self) -> None:
         self._url = b""
         self._headers: dict[bytes, bytes] = {}
+        """The head's fields; once the head is whole, a dict for trailers that nothing reads."""
+        self._head_fields = self._headers
         self._header_count = 0
         self._head_size = 0
         self._hosts = 0
@@ -124,7 +127,7 @@ class RequestReader:
         except httptools.HttpParserError:
             self._refuse(self._refusal or NOT_HTTP)
         else:
-            if self._in_head and self._head_bytes > MAX_HEAD:
+            if self._in_head and self._head_bytes > MAX_HEAD:  # a head, or trailers, that never end
                 self._refuse(HEAD_TOO_LARGE)
             elif self._partial and self.reading_since is None:
                 self.reading_since = time.monotonic()  # once per request left half read, not per request
@@ -153,8 +156,6 @@ class RequestReader:
         self._head_size += len(name) + len(value) + 4
         if self._header_count > MAX_HEADERS or self._head_size > MAX_HEAD:
             self._stop(HEAD_TOO_LARGE)
-        if not self._in_head:
-            return  # a trailer: read, counted, never a header
         name = name.lower()
         if name == b"host":
             self._hosts += 1
@@ -171,14 +172,24 @@ class RequestReader:
             self._http10 = True
         elif self._hosts != 1:
             self._stop(NO_SINGLE_HOST)
-        headers = self._headers
+        headers = self._head_fields
+        self._headers = {}  # trailers go there: read, counted, never a header
         announced = headers.get(b"content-length")
         if announced is not None and len(announced) >= _MAX_LENGTH_DIGITS and _too_large(announced):
             self._stop(TOO_LARGE)
         if b"expect" in headers and not self._http10 and headers[b"expect"].lower() == b"100-continue":
             self._events.append(CONTINUE)
 
+    def on_chunk_header(self) -> None:
+        """A chunk begins, or the trailer section after the last one: counted as a head until a body comes.
+
+        Without this, a trailer field that never ends would grow in the parser without bound.
+        """
+        self._in_head = True
+        self._head_bytes = 0
+
     def on_body(self, chunk: bytes) -> None:
+        self._in_head = False
         body = self._body
         if len(body) + len(chunk) > MAX_BODY:
             self._stop(TOO_LARGE)
@@ -201,7 +212,7 @@ class RequestReader:
             Request(
                 _METHOD_NAMES.get(method) or method.decode("ascii"),
                 _paths.get(self._url) or _path_of(self._url),
-                self._headers,
+                self._head_fields,
                 body if type(body) is bytes else bytes(body),
                 parser.should_keep_alive(),
                 self._http10,
