@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Final
 
 from .. import __version__
 from .._json import dumps_ascii, loads_object
@@ -46,6 +46,9 @@ def _json_object(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The body must be a JSON object.") from exc
 
 
+_TOKEN_ONLY: Final = (None, None, None)
+
+
 def _decode_options(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """``jwksUri``, ``audience`` and ``issuer``: each absent, null or a string.
 
@@ -53,8 +56,6 @@ def _decode_options(body: dict[str, Any]) -> tuple[str | None, str | None, str |
         InvalidRequest: one of them is something else.
     """
     jwks_uri, audience, issuer = body.get("jwksUri"), body.get("audience"), body.get("issuer")
-    if jwks_uri is None and audience is None and issuer is None:
-        return None, None, None  # the usual request: the token alone
     for name, value in (("jwksUri", jwks_uri), ("audience", audience), ("issuer", issuer)):
         if value is not None and not isinstance(value, str):
             raise InvalidRequest(f"{name!r} must be a string.")
@@ -146,7 +147,7 @@ class Endpoints:
         token = body.get("token")
         if not isinstance(token, str):
             raise InvalidRequest("'token' is required and must be a string.")
-        jwks_uri, audience, issuer = _decode_options(body)
+        jwks_uri, audience, issuer = _decode_options(body) if len(body) > 1 else _TOKEN_ONLY  # the usual one
         if jwks_uri is None or jwks_uri == self.service.settings.jwks_uri:
             pending = self.service.verifier.begin(token)
         elif (cached := self.service.begin_remote_cached(token, jwks_uri)) is not None:

@@ -67,8 +67,8 @@ _LINGER_NONE: Final = struct.pack("ii", 1, 0)
 Phase = Literal["open", "closing", "closed"]
 
 
-_date: list[Any] = [0, b""]
-"""The ``Date`` header's second and line: formatted once a second rather than once a request."""
+_date: list[Any] = [0.0, 0.0, b""]
+"""The second the ``Date`` line was formatted for (its start and end) and the line: once a second."""
 
 
 def _encode(response: Response, end: bytes, head: bool = False) -> bytes:
@@ -77,15 +77,16 @@ def _encode(response: Response, end: bytes, head: bool = False) -> bytes:
     Raises:
         KeyError: ``response.status`` is not an HTTP status.
     """
-    now = int(time.time())
-    if now != _date[0]:
-        _date[:] = now, b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+    now = time.time()
+    if not _date[0] <= now < _date[1]:  # a new second, or the clock was set back
+        second = int(now)
+        _date[:] = second, second + 1, b"date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
     body = response.body
     return b"%scontent-type: %s\r\ncontent-length: %d\r\n%s%s%s%s" % (
         _STATUS_LINES[response.status],
         response.content_type,
         len(body),
-        _date[1],
+        _date[2],
         response.header_lines() if response.headers else b"",
         end,
         b"" if head else body,
