@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 
 from jwtseal.http.journal import MAX_RECORDS, Journal, Record
-from jwtseal.http.protocol import MAX_HEAD, MAX_PIPELINED, SEND_TIMEOUT, Connection, ConnectionState
+from jwtseal.http.protocol import (
+    MAX_HEAD,
+    MAX_HEADERS,
+    MAX_PIPELINED,
+    SEND_TIMEOUT,
+    Connection,
+    ConnectionState,
+)
 from jwtseal.http.reader import Refused, RequestReader
 from jwtseal.http.routing import MAX_BODY, Request, Response, Router
 
@@ -180,6 +187,32 @@ def test_a_trailer_section_that_never_ends_is_refused_like_a_head_that_never_end
     assert (status(head), code(body)) == (431, "headers_too_large")
     assert sent <= MAX_HEAD + 1024
     assert peak < 4 * MAX_HEAD
+
+
+CHUNKED = b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+
+
+@pytest.mark.parametrize(
+    "trailers",
+    [
+        b"".join(b"x-%d: %s\r\n" % (n, b"a" * 6_000) for n in range(3)),  # 18,000 bytes
+        b"".join(b"x-%d: 1\r\n" % n for n in range(MAX_HEADERS + 1)),
+        b"x-same: 1\r\n" * (MAX_HEADERS + 1),
+    ],
+    ids=["bytes", "count", "repeated"],
+)
+def test_trailers_are_held_to_the_limits_of_a_head(trailers: bytes) -> None:
+    [(head, body)] = exchange(CHUNKED + trailers + b"\r\n")[0]
+    assert (status(head), code(body)) == (431, "headers_too_large")
+
+
+def test_a_field_named_again_counts_towards_the_limit_and_the_first_value_is_kept() -> None:
+    [request] = RequestReader().feed(get("/ok", b"x-a: first\r\nX-A: second\r\n" * 49))  # host + 98
+    assert isinstance(request, Request)
+    assert request.headers[b"x-a"] == b"first"
+    [refused] = RequestReader().feed(get("/ok", b"x-a: first\r\n" * 100))  # host + 100
+    assert isinstance(refused, Refused)
+    assert refused.problem.status == 431
 
 
 def test_chunks_larger_than_a_head_may_come_apart_from_their_size_line() -> None:

@@ -13,7 +13,7 @@ What is refused, each as problem+json: a head over :data:`MAX_HEAD` bytes or
 a version other than HTTP/1.0 and HTTP/1.1 (505), an HTTP/1.1 request
 without exactly one ``Host`` (400, RFC 9112 section 3.2), and bytes that are
 not HTTP (400). Chunked trailers are read and dropped, never merged into the
-headers (RFC 9110 section 6.5). Absolute-form targets
+headers (RFC 9110 section 6.5), and held to a head's limits. Absolute-form targets
 (``GET http://host/path``) are routed by their path (RFC 9112 section 3.2.2).
 """
 
@@ -108,9 +108,10 @@ class RequestReader:
         self._headers: dict[bytes, bytes] = {}
         """The head's fields; once the head is whole, a dict for trailers that nothing reads."""
         self._head_fields = self._headers
-        self._header_count = 0
+        self._repeats = 0
+        """Fields whose name came before in the same section: they count, but are not kept."""
+        self._second_host = False
         self._head_size = 0
-        self._hosts = 0
         self._http10 = False
         self._body: bytes | bytearray = b""
 
@@ -152,28 +153,40 @@ class RequestReader:
         self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
+        """Kept when its name is new: the first value wins. The head's size is checked once it is whole.
+
+        A head comes in one read here, or is refused at MAX_HEAD bytes by :meth:`feed`,
+        so a read bounds what one head can hold before it is checked.
+        """
         self._head_size += len(name) + len(value) + 4
-        if self._header_count > MAX_HEADERS or self._head_size > MAX_HEAD:
-            self._stop(HEAD_TOO_LARGE)
         name = name.lower()
-        if name == b"host":
-            self._hosts += 1
-        self._headers.setdefault(name, value)
+        headers = self._headers
+        if name in headers or len(headers) >= MAX_HEADERS:
+            self._another(name)
+        else:
+            headers[name] = value
+
+    def _another(self, name: bytes) -> None:
+        """A field whose name came before, or one too many: counted, and a second ``Host`` noted."""
+        self._repeats += 1
+        if len(self._headers) + self._repeats > MAX_HEADERS:
+            self._stop(HEAD_TOO_LARGE)
+        if name == b"host" and self._headers is self._head_fields:
+            self._second_host = True
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if self._head_size > MAX_HEAD:  # the URL alone
+        if self._head_size > MAX_HEAD:
             self._stop(HEAD_TOO_LARGE)
+        headers = self._head_fields
+        self._headers = {}  # trailers go there: read, counted, never a header
         version = self._parser.get_http_version()
         if version != "1.1":
             if version != "1.0":
                 self._stop(BAD_VERSION)
             self._http10 = True
-        elif self._hosts != 1:
+        elif self._second_host or b"host" not in headers:
             self._stop(NO_SINGLE_HOST)
-        headers = self._head_fields
-        self._headers = {}  # trailers go there: read, counted, never a header
         announced = headers.get(b"content-length")
         if announced is not None and len(announced) >= _MAX_LENGTH_DIGITS and _too_large(announced):
             self._stop(TOO_LARGE)
@@ -201,6 +214,8 @@ class RequestReader:
             body += chunk
 
     def on_message_complete(self) -> None:
+        if self._head_size > MAX_HEAD:  # with the trailers
+            self._stop(HEAD_TOO_LARGE)
         self._in_head = True
         self._head_bytes = 0
         self._partial = False
