@@ -85,7 +85,7 @@ def test_access_log_lines_stay_exact_through_more_routes_and_facts_than_it_keeps
         (
             f"/route-{n}",
             "POST",
-            Response(200, b"{}", facts={"kid": f"kid-{n}", "alg": "ES256"}),
+            Response(200, b"{}", facts=shared_facts(kid=f"kid-{n}", alg="ES256")),
             started,
             started + n / 1e6,
         )

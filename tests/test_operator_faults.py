@@ -21,7 +21,7 @@ import pytest
 
 from jwtseal import FileKeyStore, KeyRing, RotationPolicy
 from jwtseal.http.metrics import Metrics
-from jwtseal.http.routing import Response
+from jwtseal.http.routing import Response, shared_facts
 from jwtseal.http.workers import MAX_START_FAILURES
 from jwtseal.logs import configure_logging
 from tests.servers import serve
@@ -67,6 +67,40 @@ def metrics(tmp_path: Path, keyring: KeyRing) -> Metrics:
     metrics = Metrics(directory=tmp_path / "metrics")
     metrics.track_keys(keyring)
     return metrics
+
+
+def test_a_batch_of_many_kinds_is_counted_exactly_each_bucket_holding_its_upper_bound(
+    metrics: Metrics,
+) -> None:
+    ok, issued = shared_facts(kid="k1", alg="ES256"), shared_facts(kid="k1", alg="ES256")
+    expired = shared_facts(code="expired")
+    answers = [
+        ("/decode", "POST", Response(200, b"{}", facts=ok), 0.0005),  # exactly a bucket's bound
+        ("/decode", "POST", Response(401, b"{}", facts=expired), 0.0005000001),
+        ("/decode", "POST", Response(200, b"{}", facts=ok), 3.0),  # past the last bound
+        ("/encode", "POST", Response(200, b"{}", facts=issued), 0.001),
+        ("/encode", "POST", Response(401, b"{}", facts=shared_facts(code="unauthorized")), 0.001),
+        ("/healthz", "BREW", Response(200, b"{}"), 0.0),
+    ]
+    metrics([(route, method, response, 0.0, seconds) for route, method, response, seconds in answers])
+    text = metrics.exposition().decode()
+
+    def sample(name: str, value: float) -> bool:
+        return f"{name} {value}" in text or f"{name} {int(value)}" in text
+
+    assert issued is ok  # one Facts per content
+    assert sample('jwtseal_verifications_total{result="ok"}', 2)
+    assert sample('jwtseal_verifications_total{result="expired"}', 1)
+    assert sample('jwtseal_tokens_issued_total{kid="k1",alg="ES256"}', 1)
+    assert sample('jwtseal_http_requests_total{route="/decode",method="POST",status="200"}', 2)
+    assert sample('jwtseal_http_requests_total{route="/healthz",method="OTHER",status="200"}', 1)
+    bucket = "jwtseal_http_request_duration_seconds_bucket"
+    assert sample(f'{bucket}{{route="/decode",le="0.0005"}}', 1)
+    assert sample(f'{bucket}{{route="/decode",le="0.001"}}', 2)
+    assert sample(f'{bucket}{{route="/decode",le="2.5"}}', 2)
+    assert sample(f'{bucket}{{route="/decode",le="+Inf"}}', 3)
+    assert sample(f'{bucket}{{route="/encode",le="0.001"}}', 2)
+    assert sample(f'{bucket}{{route="/healthz",le="0.0005"}}', 1)
 
 
 def test_a_removed_metrics_directory_is_made_again_and_logged_once(

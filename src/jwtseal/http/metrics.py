@@ -110,21 +110,15 @@ class Metrics:
         which matters at ten thousand requests a second.
         """
         routes, methods, responses, starts, ends = zip(*records, strict=True)
-        facts = list(map(_facts, responses))
-        kept = dict(zip(map(id, facts), facts, strict=True))  # alive in the records: ids are theirs
-        kinds = Counter(zip(routes, methods, map(_status, responses), map(id, facts), strict=True))
+        kinds = Counter(zip(routes, methods, map(_status, responses), map(_facts, responses), strict=True))
         counts = self._counts
-        for (route, method, status, facts_id), n in kinds.items():
-            _add(
-                counts["jwtseal_http_requests"],
-                (route, method if method in _METHODS else "OTHER", str(status)),
-                n,
-            )
+        for (route, method, status, facts), n in kinds.items():
+            labels = (route, method if method in _METHODS else "OTHER", str(status))
+            _add(counts["jwtseal_http_requests"], labels, n)
             if route == "/decode":
-                _add(counts["jwtseal_verifications"], (kept[facts_id].get("code", "ok"),), n)
+                _add(counts["jwtseal_verifications"], (facts.get("code", "ok"),), n)
             elif route == "/encode" and status == 200:
-                found = kept[facts_id]
-                _add(counts["jwtseal_tokens_issued"], (found["kid"], found["alg"]), n)
+                _add(counts["jwtseal_tokens_issued"], (facts["kid"], facts["alg"]), n)
         seconds = list(map(sub, ends, starts))
         distinct = set(routes)
         for route in distinct:

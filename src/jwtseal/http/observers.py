@@ -2,8 +2,8 @@
 
 Formatting a batch in one loop keeps that code warm in the CPU's caches
 instead of evicting the cryptography's between two requests, and lets the
-parts that repeat (a route's, a response's facts, a millisecond's timestamp)
-be formatted once.
+parts that repeat (a kind of answer's, a millisecond's timestamp) be
+formatted once.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Final, TextIO
 
 from .journal import Record
+from .routing import Facts
 
 __all__ = ["AccessLog"]
 
@@ -54,39 +54,26 @@ def _lines(records: list[Record], wall_offset: float) -> str:
                 second = millis // 1000
                 iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             stamp = f'{{"ts": "{iso}.{_THREE_DIGITS[millis % 1000]}'
-        middle = _middles.get((route, method, response.status)) or _middle(route, method, response.status)
-        facts = response.facts
-        kept = _ends.get(id(facts))
-        end = kept[1] if kept is not None and kept[0] is facts else _end(facts)
+        kind = route, method, response.status, response.facts
+        middle, end = _kinds.get(kind) or _kind(kind)
         lines.append(f"{stamp}{middle}{(ended - started) * 1000:.3f}{end}")
     return "".join(lines)
 
 
 _THREE_DIGITS: Final = [f"{n:03d}" for n in range(1000)]  # a format spec is parsed on every use
-_middles: dict[tuple[str, str, int], str] = {}
-_ends: dict[int, tuple[Mapping[str, str], str]] = {}
-"""Facts' formatted ends by the facts' identity: answers share their facts (see ``Response``).
-
-The entry holds the facts, so their ``id`` cannot be reused while it is kept.
-"""
+_kinds: dict[tuple[str, str, int, Facts], tuple[str, str]] = {}
+"""A kind of answer's line around its duration: the part before (from the timestamp's end) and after."""
 _MAX_KEPT: Final = 1024  # routes are few, but kids and problem codes in facts could grow
 
 
-def _middle(route: str, method: str, status: int) -> str:
-    """From the timestamp's end to ``duration_ms``'s value: the same for every request of a route."""
-    if len(_middles) >= _MAX_KEPT:
-        _middles.clear()
-    text = _middles[route, method, status] = (
+def _kind(kind: tuple[str, str, int, Facts]) -> tuple[str, str]:
+    if len(_kinds) >= _MAX_KEPT:
+        _kinds.clear()
+    route, method, status, facts = kind
+    middle = (
         '+00:00", "level": "info", "logger": "jwtseal.access", "event": "request", '
         f'"route": {_quote(route)}, "method": {_quote(method)}, "status": {status}, "duration_ms": '
     )
-    return text
-
-
-def _end(facts: Mapping[str, str]) -> str:
-    """The facts (problem ``code``, ``kid``, ``alg``) as members, and the line's end."""
-    if len(_ends) >= _MAX_KEPT:
-        _ends.clear()
-    text = "".join([f", {_quote(name)}: {_quote(value)}" for name, value in facts.items()]) + "}\n"
-    _ends[id(facts)] = (facts, text)
-    return text
+    end = "".join([f", {_quote(name)}: {_quote(value)}" for name, value in facts.items()]) + "}\n"
+    _kinds[kind] = middle, end
+    return middle, end

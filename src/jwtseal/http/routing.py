@@ -26,6 +26,7 @@ __all__ = [
     "UNMATCHED",
     "Answer",
     "Deferred",
+    "Facts",
     "Handler",
     "Request",
     "Response",
@@ -61,17 +62,25 @@ class Request:
         return self.headers.get(name)
 
 
-@lru_cache(maxsize=1024)
-def shared_facts(**members: str) -> Mapping[str, str]:
-    """The one mapping of these facts, shared by every answer that has them.
+class Facts(dict[str, str]):
+    """What the logs and metrics learn of an answer: problem ``code``, ``kid``, ``alg``.
 
-    The access log formats an answer's facts once per mapping, not once per
-    answer. Read-only by contract: nothing writes to facts once made.
+    Made once per content by :func:`shared_facts` and shared by every answer
+    that has them; read-only by contract. Hashed by identity, so observers
+    key their caches and counts on it at the cost of a pointer.
     """
-    return members
+
+    __slots__ = ()
+    __hash__ = object.__hash__  # type: ignore[assignment]
 
 
-def _no_facts() -> Mapping[str, str]:
+@lru_cache(maxsize=1024)
+def shared_facts(**members: str) -> Facts:
+    """The one :class:`Facts` of these members (two may exist for one content after it left the cache)."""
+    return Facts(members)
+
+
+def _no_facts() -> Facts:
     return shared_facts()
 
 
@@ -88,7 +97,7 @@ class Response:
     body: bytes
     content_type: bytes = JSON
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    facts: Mapping[str, str] = field(default_factory=_no_facts)
+    facts: Facts = field(default_factory=_no_facts)
     _header_lines: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def header_lines(self) -> bytes:
