@@ -1,15 +1,18 @@
 """Prometheus metrics: requests, tokens issued, verifications, remote JWKS, key ages.
 
-Counted in plain integers and written out in the text format at scrape time:
-prometheus_client's labelled counters and histogram cost about as much per
-request as the rest of a JWKS answer, and in multiprocess mode each increment
-is a locked write to a memory-mapped file.
+Counted in plain integers, a journal batch at a time, and written out in
+the text format at scrape time (the journal is flushed first, so a scrape
+counts every answer before it): prometheus_client's labelled counters and
+histogram cost about as much per request as the rest of a JWKS answer, and
+in multiprocess mode each increment is a locked write to a memory-mapped
+file.
 
 With several workers (``jwtseal serve --workers N``) each process also keeps
 a snapshot of its counts in ``JWTSEAL_METRICS_DIR`` (one JSON file per
 process, replaced atomically every :data:`SAVE_INTERVAL` seconds when it
 changed, and at every scrape), and a scrape of any worker adds them all up:
-other workers' counts are at most that interval behind. A worker that exits
+other workers' counts are at most that interval behind, plus the journal's
+:data:`~jwtseal.http.journal.FLUSH_INTERVAL`. A worker that exits
 leaves its last snapshot, so totals never go down. Key ages are read from
 the shared store at scrape time and need no adding up.
 
