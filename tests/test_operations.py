@@ -63,9 +63,8 @@ def test_metrics_add_up_across_two_workers(tmp_path: Path, start_service: StartS
             with httpx.Client() as fresh:
                 answer = fresh.post(f"{server.url}/decode", json={"token": foreign, "jwksUri": jwks_uri})
                 assert answer.status_code == 200
-        time.sleep(
-            (FLUSH_INTERVAL + SAVE_INTERVAL) * 3
-        )  # counted within FLUSH_INTERVAL, shared within SAVE_INTERVAL
+        # each worker counts its answers within FLUSH_INTERVAL and shares them within SAVE_INTERVAL
+        time.sleep((FLUSH_INTERVAL + SAVE_INTERVAL) * 3)
         scrapes = [httpx.get(f"{server.url}/metrics").text for _ in range(4)]
     kid, alg = tokens[0]["kid"], tokens[0]["alg"]
     for text in scrapes:
